@@ -1,0 +1,10 @@
+"""Command-line interface: ``activespot <command> --help`` documents each command.
+
+Commands are thin wrappers over the library; each module below registers its commands on
+:data:`main` when imported.
+"""
+
+from . import _project  # noqa: F401  (registers init, import, export, info, demo)
+from ._main import main
+
+__all__ = ["main"]

@@ -1,0 +1,43 @@
+"""The ``activespot`` command group; subcommands live in sibling modules and register on it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import ActivespotError
+
+__all__ = ["main", "user_errors"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="activespot")
+@click.option("-v", "--verbose", count=True, help="Show more log messages (-vv for debug).")
+def main(verbose: int) -> None:
+    """Annotate every Visium spot (and every cell) with a fraction of the clicks.
+
+    A project folder holds a sample, its labels and the model's rounds. Typical use:
+    ``activespot init``, ``activespot import`` (a Loupe CSV), ``activespot info``.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print an :class:`~activespot.errors.ActivespotError` as one line on stderr and exit 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ActivespotError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+
+    return wrapper

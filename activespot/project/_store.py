@@ -1,0 +1,380 @@
+"""The label journal: an append-only table of label events in SQLite (WAL mode).
+
+Nothing is ever updated or deleted (triggers refuse it). The current label of an item is its
+newest event; an undo is a new event that restores the label an item had before the undone
+action; renaming or merging a class is a class event that maps old names onto new ones when
+labels are read. Every write is one ``BEGIN IMMEDIATE`` transaction, so a process killed at any
+moment leaves either the whole action or none of it, and two processes writing at once wait for
+each other instead of losing labels.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import unicodedata
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from .. import _constants as K
+from ..errors import ProjectError
+
+__all__ = ["LabelStore", "Suggestion", "check_class_name"]
+
+_BUSY_TIMEOUT_MS = 60_000  # a second writer waits this long for the first before giving up
+_CLASS_KINDS = ("add", "rename", "merge")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {K.META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS {K.ACTIONS_TABLE} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    annotator TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    undoes INTEGER REFERENCES {K.ACTIONS_TABLE}(id),
+    detail TEXT
+);
+CREATE TABLE IF NOT EXISTS {K.EVENTS_TABLE} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action_id INTEGER NOT NULL REFERENCES {K.ACTIONS_TABLE}(id),
+    item TEXT NOT NULL,
+    label TEXT,
+    annotator TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ({", ".join(repr(s) for s in K.LABEL_SOURCES)})),
+    round INTEGER,
+    suggested_label TEXT,
+    suggestion_confidence REAL
+);
+CREATE INDEX IF NOT EXISTS events_by_item ON {K.EVENTS_TABLE}(item, id);
+CREATE INDEX IF NOT EXISTS events_by_action ON {K.EVENTS_TABLE}(action_id);
+CREATE TABLE IF NOT EXISTS {K.CLASS_EVENTS_TABLE} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action_id INTEGER NOT NULL REFERENCES {K.ACTIONS_TABLE}(id),
+    kind TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in _CLASS_KINDS)})),
+    name TEXT NOT NULL,
+    target TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {K.ROUNDS_TABLE} (
+    round INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    path TEXT NOT NULL,
+    n_labels INTEGER NOT NULL,
+    info TEXT
+);
+"""
+_APPEND_ONLY = [
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: add an event instead'); END;"
+    for table in (K.EVENTS_TABLE, K.ACTIONS_TABLE, K.CLASS_EVENTS_TABLE)
+    for verb in ("update", "delete")
+]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What the model proposed for an item when the annotator labelled it."""
+
+    label: str
+    confidence: float
+
+
+def check_class_name(name: str) -> str:
+    """Return ``name`` if it is a clean class name, else raise ``ValueError`` saying why.
+
+    Clean: non-empty, no leading/trailing spaces, no control or invisible characters, and in
+    Unicode NFC form (so "é" typed two ways is one class, not two). Any script is allowed.
+    """
+    if not isinstance(name, str) or not name:
+        msg = "a class name cannot be empty"
+        raise ValueError(msg)
+    if name != name.strip():
+        msg = f"class name {name!r} has leading or trailing spaces; use {name.strip()!r}"
+        raise ValueError(msg)
+    bad = [ch for ch in name if unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}]
+    if bad:
+        codes = ", ".join(f"U+{ord(ch):04X}" for ch in bad)
+        msg = f"class name {name!r} contains invisible or control characters ({codes}); retype it"
+        raise ValueError(msg)
+    if unicodedata.normalize("NFC", name) != name:
+        msg = f"class name {name!r} is not in Unicode NFC form; retype it or re-save the file as UTF-8"
+        raise ValueError(msg)
+    return name
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class LabelStore:
+    """Append-only journal of label events for one project.
+
+    Parameters
+    ----------
+    path
+        The SQLite file. It is created (with its schema) when missing and ``create`` is true.
+    create
+        Create the database if it does not exist; otherwise a missing file is an error.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = False):
+        self.path = Path(path)
+        if not self.path.exists() and not create:
+            raise ProjectError(f"{self.path}: label database not found; is this an activespot project folder?")
+        self._conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise ProjectError(f"{self.path}: the file system refused SQLite WAL mode ({mode}); use a local disk")
+        # FULL: a transaction reported committed survives power loss, not only a killed process.
+        self._conn.execute("PRAGMA synchronous = FULL")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        with self._write():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+            for statement in _APPEND_ONLY:
+                self._conn.execute(statement)
+            self._conn.execute(
+                f"INSERT OR IGNORE INTO {K.META_TABLE}(key, value) VALUES ('schema_version', ?)",
+                (str(K.SCHEMA_VERSION),),
+            )
+        version = int(self._meta("schema_version"))
+        if version > K.SCHEMA_VERSION:
+            raise ProjectError(
+                f"{self.path}: written by a newer activespot (schema {version}); upgrade activespot to open it"
+            )
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection (the WAL is checkpointed by SQLite)."""
+        self._conn.close()
+
+    def __enter__(self) -> LabelStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write transaction that holds the write lock from the start."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _meta(self, key: str) -> str:
+        row = self._conn.execute(f"SELECT value FROM {K.META_TABLE} WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else ""
+
+    def _new_action(self, kind: str, annotator: str, *, undoes: int | None = None, detail: dict | None = None) -> int:
+        cur = self._conn.execute(
+            f"INSERT INTO {K.ACTIONS_TABLE}(kind, annotator, created_at, undoes, detail) VALUES (?, ?, ?, ?, ?)",
+            (kind, annotator, _now(), undoes, json.dumps(detail) if detail else None),
+        )
+        return int(cur.lastrowid)
+
+    # -- labels --------------------------------------------------------------------------------
+    def add_labels(
+        self,
+        labels: Mapping[str, str | None],
+        *,
+        annotator: str,
+        source: str,
+        round: int | None = None,  # noqa: A002 - the journal's own column name
+        suggestions: Mapping[str, Suggestion] | None = None,
+        detail: dict | None = None,
+    ) -> int:
+        """Record one action that sets the label of each item (``None`` clears it).
+
+        Returns the action id. Either every event of the action is stored or none is.
+        """
+        if source not in K.LABEL_SOURCES or source == K.SOURCE_UNDO:
+            valid = ", ".join(s for s in K.LABEL_SOURCES if s != K.SOURCE_UNDO)
+            msg = f"source must be one of {valid}; got {source!r}"
+            raise ValueError(msg)
+        if not annotator or not annotator.strip():
+            msg = "an annotator name is required for every label"
+            raise ValueError(msg)
+        for label in labels.values():
+            if label is not None:
+                check_class_name(label)
+        suggestions = suggestions or {}
+        with self._write():
+            action = self._new_action(source, annotator, detail=detail)
+            created = _now()
+            self._conn.executemany(
+                f"INSERT INTO {K.EVENTS_TABLE}(action_id, item, label, annotator, created_at, source, round, "
+                "suggested_label, suggestion_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        action,
+                        item,
+                        label,
+                        annotator,
+                        created,
+                        source,
+                        round,
+                        suggestions[item].label if item in suggestions else None,
+                        float(suggestions[item].confidence) if item in suggestions else None,
+                    )
+                    for item, label in labels.items()
+                ],
+            )
+        return action
+
+    def undo(self, *, annotator: str, only_own: bool = False) -> int | None:
+        """Undo the newest label action not yet undone; returns the undone action id or ``None``.
+
+        The undo is itself an action whose events restore each item's previous label.
+        ``only_own`` restricts it to the newest action of ``annotator``.
+        """
+        with self._write():
+            query = (
+                f"SELECT a.id FROM {K.ACTIONS_TABLE} a WHERE a.kind != ? "
+                f"AND NOT EXISTS (SELECT 1 FROM {K.ACTIONS_TABLE} u WHERE u.undoes = a.id) "
+                f"AND EXISTS (SELECT 1 FROM {K.EVENTS_TABLE} e WHERE e.action_id = a.id)"
+            )
+            params: list = [K.SOURCE_UNDO]
+            if only_own:
+                query += " AND a.annotator = ?"
+                params.append(annotator)
+            row = self._conn.execute(query + " ORDER BY a.id DESC LIMIT 1", params).fetchone()
+            if row is None:
+                return None
+            target = int(row[0])
+            restored = self._conn.execute(
+                f"SELECT e.item, (SELECT p.label FROM {K.EVENTS_TABLE} p WHERE p.item = e.item AND p.id < e.id "
+                f"ORDER BY p.id DESC LIMIT 1) FROM {K.EVENTS_TABLE} e WHERE e.action_id = ? ORDER BY e.id",
+                (target,),
+            ).fetchall()
+            action = self._new_action(K.SOURCE_UNDO, annotator, undoes=target)
+            created = _now()
+            self._conn.executemany(
+                f"INSERT INTO {K.EVENTS_TABLE}(action_id, item, label, annotator, created_at, source) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(action, item, label, annotator, created, K.SOURCE_UNDO) for item, label in restored],
+            )
+        return target
+
+    def events(self) -> pd.DataFrame:
+        """Every label event, oldest first (the journal as a table)."""
+        return pd.read_sql_query(f"SELECT * FROM {K.EVENTS_TABLE} ORDER BY id", self._conn)
+
+    def actions(self) -> pd.DataFrame:
+        """Every action (a batch of events, a class change or an undo), oldest first."""
+        return pd.read_sql_query(f"SELECT * FROM {K.ACTIONS_TABLE} ORDER BY id", self._conn)
+
+    def current_labels(self) -> pd.Series:
+        """Label of every labelled item (newest event wins; class renames and merges applied)."""
+        rows = self._conn.execute(
+            f"SELECT e.item, e.label FROM {K.EVENTS_TABLE} e JOIN (SELECT item, MAX(id) AS id FROM "
+            f"{K.EVENTS_TABLE} GROUP BY item) newest ON e.id = newest.id WHERE e.label IS NOT NULL ORDER BY e.id"
+        ).fetchall()
+        mapping = self._class_mapping()
+        series = pd.Series({item: mapping.get(label, label) for item, label in rows}, dtype=object)
+        series.index.name = "item"
+        return series.rename("label")
+
+    # -- classes -------------------------------------------------------------------------------
+    def add_classes(self, names: list[str], *, annotator: str) -> None:
+        """Declare classes (in order); declaring an existing class again is a no-op."""
+        for name in names:
+            check_class_name(name)
+        with self._write():
+            known = set(self._classes_in_tx())
+            new = [name for name in dict.fromkeys(names) if name not in known]
+            if not new:
+                return
+            action = self._new_action("classes", annotator)
+            created = _now()
+            self._conn.executemany(
+                f"INSERT INTO {K.CLASS_EVENTS_TABLE}(action_id, kind, name, created_at) VALUES (?, 'add', ?, ?)",
+                [(action, name, created) for name in new],
+            )
+
+    def rename_class(self, old: str, new: str, *, annotator: str) -> None:
+        """Rename a class; labels given under the old name read as the new one. ``new`` must be unused."""
+        self._change_class("rename", old, new, annotator=annotator)
+
+    def merge_class(self, source: str, into: str, *, annotator: str) -> None:
+        """Fold class ``source`` into the existing class ``into``."""
+        self._change_class("merge", source, into, annotator=annotator)
+
+    def _change_class(self, kind: str, name: str, target: str, *, annotator: str) -> None:
+        check_class_name(target)
+        with self._write():
+            classes = self._classes_in_tx()
+            if name not in classes:
+                msg = f"no class named {name!r}; classes are: {', '.join(classes) or '(none)'}"
+                raise ValueError(msg)
+            if kind == "rename" and target in classes:
+                msg = f"a class named {target!r} already exists; merge into it instead"
+                raise ValueError(msg)
+            if kind == "merge" and target not in classes:
+                msg = f"cannot merge into {target!r}: no such class; classes are: {', '.join(classes)}"
+                raise ValueError(msg)
+            action = self._new_action("classes", annotator)
+            self._conn.execute(
+                f"INSERT INTO {K.CLASS_EVENTS_TABLE}(action_id, kind, name, target, created_at) VALUES (?, ?, ?, ?, ?)",
+                (action, kind, name, target, _now()),
+            )
+
+    def _class_mapping(self) -> dict[str, str]:
+        """Old class name -> the name it has now, following renames and merges in order."""
+        mapping: dict[str, str] = {}
+        rows = self._conn.execute(
+            f"SELECT name, target FROM {K.CLASS_EVENTS_TABLE} WHERE kind != 'add' ORDER BY id"
+        ).fetchall()
+        for name, target in rows:
+            for old, now in list(mapping.items()):
+                if now == name:
+                    mapping[old] = target
+            mapping[name] = target
+        return mapping
+
+    def _classes_in_tx(self) -> list[str]:
+        classes: list[str] = []
+        rows = self._conn.execute(f"SELECT kind, name, target FROM {K.CLASS_EVENTS_TABLE} ORDER BY id").fetchall()
+        for kind, name, target in rows:
+            if kind == "add" and name not in classes:
+                classes.append(name)
+            elif kind == "rename":
+                classes[classes.index(name)] = target
+            elif kind == "merge":
+                classes.remove(name)
+        return classes
+
+    def classes(self) -> list[str]:
+        """Declared classes in declaration order, plus any label in use that was never declared."""
+        declared = self._classes_in_tx()
+        in_use = [label for label in self.current_labels().unique() if label not in declared]
+        return declared + sorted(in_use)
+
+    # -- rounds --------------------------------------------------------------------------------
+    def record_round(self, round: int, path: str, *, n_labels: int, info: dict | None = None) -> None:  # noqa: A002
+        """Register a finished round whose files are already complete on disk."""
+        with self._write():
+            self._conn.execute(
+                f"INSERT INTO {K.ROUNDS_TABLE}(round, created_at, path, n_labels, info) VALUES (?, ?, ?, ?, ?)",
+                (round, _now(), path, n_labels, json.dumps(info or {})),
+            )
+
+    def rounds(self) -> pd.DataFrame:
+        """Committed rounds, oldest first."""
+        return pd.read_sql_query(f"SELECT * FROM {K.ROUNDS_TABLE} ORDER BY round", self._conn)
+
+    def integrity_problems(self) -> list[str]:
+        """SQLite's own integrity check; an empty list means the database is sound."""
+        rows = [r[0] for r in self._conn.execute("PRAGMA integrity_check").fetchall()]
+        return [] if rows == ["ok"] else rows
