@@ -56,3 +56,13 @@ SOURCE_CORRECTED: Final = "corrected"
 SOURCE_IMPORTED: Final = "imported"
 SOURCE_UNDO: Final = "undo"
 LABEL_SOURCES: Final = (SOURCE_MANUAL, SOURCE_ACCEPTED, SOURCE_CORRECTED, SOURCE_IMPORTED, SOURCE_UNDO)
+
+# Round artefacts (files inside rounds/round_NNNN/, listed in its manifest).
+ROUND_PREDICTIONS: Final = "predictions"  # table: barcode -> label, confidence, one column per class
+ROUND_QUERY: Final = "query"  # table: barcodes asked next, in order
+ROUND_MODEL: Final = "model"  # file: model checkpoint bytes
+
+# obs columns written by exports.
+OBS_LABEL: Final = "activespot_label"
+OBS_PREDICTION: Final = "activespot_prediction"
+OBS_CONFIDENCE: Final = "activespot_confidence"

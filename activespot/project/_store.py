@@ -126,12 +126,14 @@ class LabelStore:
     def __init__(self, path: str | Path, *, create: bool = False):
         self.path = Path(path)
         if not self.path.exists() and not create:
-            raise ProjectError(f"{self.path}: label database not found; is this an activespot project folder?")
+            msg = f"{self.path}: label database not found; is this an activespot project folder?"
+            raise ProjectError(msg)
         self._conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
-            raise ProjectError(f"{self.path}: the file system refused SQLite WAL mode ({mode}); use a local disk")
+            msg = f"{self.path}: the file system refused SQLite WAL mode ({mode}); use a local disk"
+            raise ProjectError(msg)
         # FULL: a transaction reported committed survives power loss, not only a killed process.
         self._conn.execute("PRAGMA synchronous = FULL")
         self._conn.execute("PRAGMA foreign_keys = ON")
@@ -147,9 +149,8 @@ class LabelStore:
             )
         version = int(self._meta("schema_version"))
         if version > K.SCHEMA_VERSION:
-            raise ProjectError(
-                f"{self.path}: written by a newer activespot (schema {version}); upgrade activespot to open it"
-            )
+            msg = f"{self.path}: written by a newer activespot (schema {version}); upgrade activespot to open it"
+            raise ProjectError(msg)
 
     # -- plumbing ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -191,7 +192,7 @@ class LabelStore:
         *,
         annotator: str,
         source: str,
-        round: int | None = None,  # noqa: A002 - the journal's own column name
+        round_number: int | None = None,
         suggestions: Mapping[str, Suggestion] | None = None,
         detail: dict | None = None,
     ) -> int:
@@ -224,7 +225,7 @@ class LabelStore:
                         annotator,
                         created,
                         source,
-                        round,
+                        round_number,
                         suggestions[item].label if item in suggestions else None,
                         float(suggestions[item].confidence) if item in suggestions else None,
                     )
@@ -292,7 +293,7 @@ class LabelStore:
         for name in names:
             check_class_name(name)
         with self._write():
-            known = set(self._classes_in_tx())
+            known = set(self.declared_classes())
             new = [name for name in dict.fromkeys(names) if name not in known]
             if not new:
                 return
@@ -314,7 +315,7 @@ class LabelStore:
     def _change_class(self, kind: str, name: str, target: str, *, annotator: str) -> None:
         check_class_name(target)
         with self._write():
-            classes = self._classes_in_tx()
+            classes = self.declared_classes()
             if name not in classes:
                 msg = f"no class named {name!r}; classes are: {', '.join(classes) or '(none)'}"
                 raise ValueError(msg)
@@ -343,7 +344,8 @@ class LabelStore:
             mapping[name] = target
         return mapping
 
-    def _classes_in_tx(self) -> list[str]:
+    def declared_classes(self) -> list[str]:
+        """Classes declared (and renamed or merged since), in declaration order."""
         classes: list[str] = []
         rows = self._conn.execute(f"SELECT kind, name, target FROM {K.CLASS_EVENTS_TABLE} ORDER BY id").fetchall()
         for kind, name, target in rows:
@@ -357,17 +359,17 @@ class LabelStore:
 
     def classes(self) -> list[str]:
         """Declared classes in declaration order, plus any label in use that was never declared."""
-        declared = self._classes_in_tx()
+        declared = self.declared_classes()
         in_use = [label for label in self.current_labels().unique() if label not in declared]
         return declared + sorted(in_use)
 
     # -- rounds --------------------------------------------------------------------------------
-    def record_round(self, round: int, path: str, *, n_labels: int, info: dict | None = None) -> None:  # noqa: A002
+    def record_round(self, round_number: int, path: str, *, n_labels: int, info: dict | None = None) -> None:
         """Register a finished round whose files are already complete on disk."""
         with self._write():
             self._conn.execute(
                 f"INSERT INTO {K.ROUNDS_TABLE}(round, created_at, path, n_labels, info) VALUES (?, ?, ?, ?, ?)",
-                (round, _now(), path, n_labels, json.dumps(info or {})),
+                (round_number, _now(), path, n_labels, json.dumps(info or {})),
             )
 
     def rounds(self) -> pd.DataFrame:

@@ -1,0 +1,224 @@
+"""Project commands: ``init``, ``import``, ``export``, ``info`` and ``demo``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .. import _constants as K
+from ._main import main, user_errors
+
+_BUNDLED_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "visium" / "dlpfc_151673"
+_DEMO_MARKER = ".activespot-demo"
+
+annotator_option = click.option(
+    "--annotator",
+    default=None,
+    help="Who is labelling (stored with every label). Default: $ACTIVESPOT_ANNOTATOR or your login name.",
+)
+
+
+def _annotator(value: str | None) -> str:
+    from ..project._project import default_annotator
+
+    return value or default_annotator()
+
+
+@main.command()
+@click.argument("project", type=click.Path(path_type=Path))
+@click.option(
+    "--visium",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Space Ranger 'outs' folder (or an .h5ad) of the sample.",
+)
+@click.option(
+    "--image", type=click.Path(path_type=Path), default=None, help="Full-resolution H&E (TIFF/PNG/JPEG), optional."
+)
+@click.option("--classes", default=None, help="Comma-separated class names, e.g. 'Tumour,Stroma,Immune'.")
+@annotator_option
+@user_errors
+def init(project: Path, visium: Path, image: Path | None, classes: str | None, annotator: str | None) -> None:
+    """Create PROJECT (a new folder) for a Visium sample.
+
+    The sample is read and checked first; nothing is created if it cannot be read.
+    """
+    from ..project import Project
+
+    names = [name.strip() for name in classes.split(",")] if classes else []
+    if any(not name for name in names):
+        click.echo("error: --classes has an empty class name (two commas in a row?)", err=True)
+        raise SystemExit(2)
+    created = Project.create(project, visium=visium, image=image, classes=names, annotator=_annotator(annotator))
+    click.echo(f"Created project {created.path}")
+    click.echo(f"  sample: {created.sample.visium} ({created.sample.n_spots} spots, {created.sample.n_genes} genes)")
+    if names:
+        click.echo(f"  classes: {', '.join(names)}")
+
+
+@main.command(name="import")
+@click.argument("project", type=click.Path(path_type=Path))
+@click.argument("csv_file", metavar="FILE.csv", type=click.Path(path_type=Path))
+@click.option("--column", default=None, help="Category column to import when the CSV has several.")
+@annotator_option
+@user_errors
+def import_(project: Path, csv_file: Path, column: str | None, annotator: str | None) -> None:
+    """Import labels from a Loupe Browser category CSV (Barcode,<Category>).
+
+    Blank labels are skipped. The whole file is checked before anything is stored: on any
+    error nothing is imported.
+    """
+    from ..project import Project
+
+    opened = Project.open(project)
+    summary = opened.import_loupe(csv_file, column=column, annotator=_annotator(annotator))
+    click.echo(
+        f"Imported column {summary.column!r} from {csv_file}: {summary.new} new, {summary.changed} changed, "
+        f"{summary.unchanged} unchanged labels."
+    )
+
+
+@main.command()
+@click.argument("project", type=click.Path(path_type=Path))
+@click.option("--loupe", "loupe_out", type=click.Path(path_type=Path), default=None, help="Write a Loupe CSV here.")
+@click.option(
+    "--what",
+    type=click.Choice(["labels", "predictions", "query"]),
+    default="labels",
+    show_default=True,
+    help="Current labels, the latest round's predictions, or the spots to annotate next.",
+)
+@click.option("--all-barcodes", is_flag=True, help="List every spot, leaving unlabelled ones blank (Loupe's own form).")
+@click.option("--h5ad", "h5ad_out", type=click.Path(path_type=Path), default=None, help="Also write the AnnData.")
+@user_errors
+def export(project: Path, loupe_out: Path | None, what: str, all_barcodes: bool, h5ad_out: Path | None) -> None:
+    """Export labels, predictions or the next query as a Loupe CSV, and/or the annotated AnnData."""
+    from ..errors import ProjectError
+    from ..io import write_loupe_csv
+    from ..project import Project
+
+    if loupe_out is None and h5ad_out is None:
+        msg = "nothing to export: give --loupe OUT.csv and/or --h5ad OUT.h5ad"
+        raise ProjectError(msg)
+    opened = Project.open(project)
+    if loupe_out is not None:
+        if what == "labels":
+            values, category = opened.labels(), K.LOUPE_LABEL_CATEGORY
+        else:
+            latest = opened.latest_round()
+            if latest is None:
+                msg = f"{opened.path}: no round has been run yet, so there are no {what}; run 'activespot round'"
+                raise ProjectError(msg)
+            if what == "predictions":
+                values, category = latest.load_table(K.ROUND_PREDICTIONS)["label"], K.LOUPE_PREDICTION_CATEGORY
+            else:
+                query = latest.load_table(K.ROUND_QUERY)
+                values, category = query.iloc[:, 0].astype(str), K.LOUPE_QUERY_CATEGORY
+        write_loupe_csv(values, loupe_out, category=category, barcodes=opened.barcodes if all_barcodes else None)
+        click.echo(f"Wrote {len(values)} {what} to {loupe_out} (category {category!r})")
+    if h5ad_out is not None:
+        adata = opened.annotated_adata()
+        h5ad_out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = h5ad_out.with_name(f".{h5ad_out.name}.tmp")
+        adata.write_h5ad(tmp)
+        tmp.replace(h5ad_out)
+        click.echo(f"Wrote AnnData {adata.n_obs} x {adata.n_vars} to {h5ad_out}")
+
+
+@main.command()
+@click.argument("project", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table.")
+@user_errors
+def info(project: Path, as_json: bool) -> None:
+    """Show the sample, spots, classes with counts, rounds and annotators of PROJECT."""
+    from ..project import Project
+
+    opened = Project.open(project)
+    details = opened.info()
+    if as_json:
+        click.echo(json.dumps(details, indent=2))
+        return
+    _print_info(details)
+
+
+def _print_info(details: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]Project[/bold] {details['project']}")
+    console.print(f"  sample   {details['sample']}  (library {details['library_id']})")
+    if details["image"]:
+        console.print(f"  image    {details['image']}")
+    console.print(f"  spots    {details['spots']}  ({details['labelled']} labelled), genes {details['genes']}")
+    last = details["last_round"]
+    console.print(f"  rounds   {details['rounds']}" + (f" (latest {last})" if last else ""))
+    if details["features"]:
+        console.print(f"  features {', '.join(details['features'])}")
+    table = Table(title="Classes", show_edge=False)
+    table.add_column("class")
+    table.add_column("labelled spots", justify="right")
+    for name, count in details["classes"].items():
+        table.add_row(name, str(count))
+    table.add_row("(unlabelled)", str(details["spots"] - details["labelled"]), style="dim")
+    console.print(table)
+    if details["annotators"]:
+        console.print(
+            "  annotators " + ", ".join(f"{who} ({n} labels)" for who, n in details["annotators"].items())
+        )
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("demo_output"),
+    show_default=True,
+    help="Folder for the demo project and its files (a previous demo there is replaced).",
+)
+@click.option(
+    "--visium",
+    type=click.Path(path_type=Path),
+    default=_BUNDLED_SAMPLE,
+    show_default=True,
+    help="Sample to use; the bundled DLPFC section 151673 by default.",
+)
+@click.option("--fraction", default=0.05, show_default=True, help="Share of the ground truth to import as labels.")
+@click.option("--seed", default=0, show_default=True)
+@user_errors
+def demo(out: Path, visium: Path, fraction: float, seed: int) -> None:
+    """Run activespot end to end on the bundled DLPFC section.
+
+    Creates a project, exports part of the published layer annotation as a Loupe CSV (as a
+    pathologist's first labels would arrive), imports it, and prints the project summary.
+    """
+    import shutil
+
+    import pandas as pd
+
+    from ..errors import ProjectError
+    from ..io import write_loupe_csv
+    from ..project import Project
+
+    truth_file = Path(visium) / "ground_truth_layers.csv"
+    if out.exists():
+        if not (out / _DEMO_MARKER).exists():
+            msg = f"{out}: exists and was not made by 'activespot demo'; choose another --out"
+            raise ProjectError(msg)
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / _DEMO_MARKER).write_text("made by activespot demo\n", encoding="utf-8")
+
+    truth = pd.read_csv(truth_file, index_col=0).iloc[:, 0].dropna().astype(str)
+    classes = sorted(truth.unique())
+    project = Project.create(out / "project", visium=visium, classes=classes, annotator="demo")
+    click.echo(f"Created project {project.path} ({project.sample.n_spots} spots)")
+    first_labels = truth.sample(frac=fraction, random_state=seed).sort_index()
+    csv_path = write_loupe_csv(first_labels, out / "first_labels_loupe.csv", category="Layer")
+    click.echo(f"Wrote {len(first_labels)} ground-truth labels as a Loupe CSV: {csv_path}")
+    summary = project.import_loupe(csv_path, annotator="demo")
+    click.echo(f"Imported {summary.new} labels.")
+    _print_info(project.info())
+    click.echo(f"\nDemo output in {out.resolve()}")

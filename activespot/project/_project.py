@@ -1,0 +1,484 @@
+"""An annotation project: one folder that holds everything about one sample's annotation.
+
+::
+
+    PROJECT/
+      project.yaml      sample reference (absolute paths), configuration overrides
+      labels.sqlite     the label journal (see :mod:`activespot.project._store`)
+      features/         cached feature blocks
+      rounds/round_NNNN model checkpoint, predictions and next query of each round (+ manifest)
+      exports/          Loupe CSVs written for the annotator
+
+A project is created complete or not at all (built in a temporary folder, then renamed), and a
+round counts only once its folder is complete and registered in the database, so a process
+killed at any moment never leaves a state that later commands would trust.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import shutil
+import tempfile
+import unicodedata
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .. import __version__
+from .. import _constants as K
+from .._files import atomic_write_bytes, atomic_write_text, fsync_dir, sha256_file
+from ..config import Config
+from ..errors import InputFileError, ProjectError
+from ._store import LabelStore, Suggestion, check_class_name
+
+__all__ = ["ImportSummary", "Project", "Round", "default_annotator"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_annotator() -> str:
+    """Who is labelling: ``$ACTIVESPOT_ANNOTATOR``, else the login name."""
+    return os.environ.get("ACTIVESPOT_ANNOTATOR") or getpass.getuser() or "annotator"
+
+
+@dataclass(frozen=True)
+class SampleRef:
+    """Where the project's sample lives; paths are absolute so the project can be opened from anywhere."""
+
+    visium: str
+    image: str | None = None
+    library_id: str | None = None
+    n_spots: int = 0
+    n_genes: int = 0
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What a label import changed."""
+
+    new: int
+    changed: int
+    unchanged: int
+    column: str
+    action_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Round:
+    """A committed round: its number, folder and the artefacts listed in its manifest."""
+
+    number: int
+    path: Path
+    info: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def load_array(self, name: str) -> np.ndarray:
+        """Load an array saved with :meth:`Project.save_round`."""
+        return np.load(self.path / f"{name}.npy", allow_pickle=False)
+
+    def load_table(self, name: str) -> pd.DataFrame:
+        """Load a table saved with :meth:`Project.save_round` (index restored)."""
+        return pd.read_parquet(self.path / f"{name}.parquet")
+
+    def load_file(self, name: str) -> bytes:
+        """Load raw bytes (e.g. a model checkpoint) saved with :meth:`Project.save_round`."""
+        return (self.path / f"{name}.bin").read_bytes()
+
+
+class Project:
+    """An annotation project folder. Use :meth:`create` or :meth:`open`, not the constructor."""
+
+    def __init__(self, path: Path, *, sample: SampleRef, config: Config):
+        self.path = path
+        self.sample = sample
+        self.config = config
+        self._adata = None
+
+    # -- creation and opening --------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        *,
+        visium: str | Path,
+        image: str | Path | None = None,
+        classes: Iterable[str] = (),
+        config: Config | None = None,
+        annotator: str | None = None,
+    ) -> Project:
+        """Create a project for a Space Ranger ``outs`` folder (or ``.h5ad``).
+
+        The sample is read and validated first; the project folder appears only when complete.
+
+        Raises
+        ------
+        InputFileError
+            The sample cannot be read (the message names the file and the problem).
+        ProjectError
+            ``path`` already exists and is not empty, or a class name is invalid.
+        """
+        from ..io import read_visium
+
+        path = Path(path).absolute()
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            msg = f"{path}: already exists and is not empty; choose a new project folder"
+            raise ProjectError(msg)
+        classes = list(dict.fromkeys(classes))
+        for name in classes:
+            try:
+                check_class_name(name)
+            except ValueError as err:
+                msg = f"--classes: {err}"
+                raise ProjectError(msg) from None
+        adata = read_visium(visium, fullres_image=image)
+        sample = SampleRef(
+            visium=str(Path(visium).absolute()),
+            image=str(Path(image).absolute()) if image else None,
+            library_id=str(adata.uns.get(K.LIBRARY_ID_KEY, "")) or None,
+            n_spots=int(adata.n_obs),
+            n_genes=int(adata.n_vars),
+        )
+        config = config or Config()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.creating-"))
+        try:
+            for sub in (K.FEATURES_DIR, K.ROUNDS_DIR, K.EXPORTS_DIR):
+                (staging / sub).mkdir()
+            with LabelStore(staging / K.DATABASE_FILE, create=True) as store:
+                if classes:
+                    store.add_classes(classes, annotator=annotator or default_annotator())
+            _write_manifest(staging, sample, config)
+            if path.exists():
+                path.rmdir()  # empty, checked above
+            staging.rename(path)
+            fsync_dir(path.parent)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        project = cls(path, sample=sample, config=config)
+        project._adata = adata
+        logger.info("created project %s for %s (%d spots)", path, sample.visium, sample.n_spots)
+        return project
+
+    @classmethod
+    def open(cls, path: str | Path) -> Project:
+        """Open an existing project folder."""
+        path = Path(path).absolute()
+        manifest = path / K.PROJECT_FILE
+        if not manifest.is_file():
+            msg = f"{path}: not an activespot project (no {K.PROJECT_FILE}); create one with 'activespot init'"
+            raise ProjectError(msg)
+        try:
+            raw = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+            sample = SampleRef(**raw["sample"])
+            config = Config().updated(raw.get("config") or {})
+        except Exception as err:
+            raise InputFileError(manifest, f"project file is damaged ({err})", "restore it from a backup") from None
+        project = cls(path, sample=sample, config=config)
+        project._discard_unfinished_rounds()
+        return project
+
+    def save_config(self, config: Config) -> None:
+        """Store new settings for this project (only overrides of the defaults are written)."""
+        _write_manifest(self.path, self.sample, config)
+        self.config = config
+
+    # -- sample ----------------------------------------------------------------------------------
+    def load_sample(self) -> Any:
+        """The sample as AnnData (read once per Project object)."""
+        if self._adata is None:
+            from ..io import read_visium
+
+            self._adata = read_visium(self.sample.visium, fullres_image=self.sample.image)
+        return self._adata
+
+    @cached_property
+    def barcodes(self) -> pd.Index:
+        """Barcodes of every in-tissue spot of the sample."""
+        return pd.Index(self.load_sample().obs_names)
+
+    @property
+    def features_dir(self) -> Path:
+        """Folder for cached feature blocks."""
+        return self.path / K.FEATURES_DIR
+
+    @property
+    def exports_dir(self) -> Path:
+        """Folder for the Loupe CSVs handed to the annotator."""
+        return self.path / K.EXPORTS_DIR
+
+    # -- labels ----------------------------------------------------------------------------------
+    @cached_property
+    def store(self) -> LabelStore:
+        """The label journal."""
+        return LabelStore(self.path / K.DATABASE_FILE)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        if "store" in self.__dict__:
+            self.store.close()
+            del self.__dict__["store"]
+
+    def labels(self) -> pd.Series:
+        """Current label of every labelled spot."""
+        return self.store.current_labels()
+
+    def check_label(self, label: str) -> None:
+        """Raise ``ValueError`` unless ``label`` is a clean class name allowed in this project.
+
+        When classes were declared, a label must be one of them; a near-miss (other case,
+        spaces, Unicode look-alike) is named in the message.
+        """
+        check_class_name(label)
+        declared = self.store.declared_classes()
+        if declared and label not in declared:
+            near = [c for c in declared if _loose(c) == _loose(label)]
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            msg = f"{label!r} is not a class of this project; {hint}classes are: {', '.join(declared)}"
+            raise ValueError(msg)
+
+    def add_labels(
+        self,
+        labels: Mapping[str, str | None],
+        *,
+        annotator: str,
+        source: str = K.SOURCE_MANUAL,
+        suggestions: Mapping[str, Suggestion] | None = None,
+    ) -> int:
+        """Label spots (one undoable action); barcodes and classes are checked first."""
+        unknown = [b for b in labels if b not in self.barcodes]
+        if unknown:
+            msg = f"{len(unknown)} barcode(s) not in this sample, e.g. {', '.join(unknown[:3])}"
+            raise ProjectError(msg)
+        for label in labels.values():
+            if label is not None:
+                try:
+                    self.check_label(label)
+                except ValueError as err:
+                    raise ProjectError(str(err)) from None
+        return self.store.add_labels(
+            labels,
+            annotator=annotator,
+            source=source,
+            round_number=self.last_round_number,
+            suggestions=suggestions,
+        )
+
+    def import_loupe(self, csv_path: str | Path, *, column: str | None = None, annotator: str) -> ImportSummary:
+        """Import the labels of a Loupe Browser CSV as one action (all or nothing).
+
+        Only barcodes whose label differs from the current one become events, so importing
+        the same file twice changes nothing.
+        """
+        from ..io import read_loupe_csv
+
+        incoming = read_loupe_csv(csv_path, column=column, known_barcodes=self.barcodes, check_label=self.check_label)
+        current = self.labels()
+        before = current.reindex(incoming.index)
+        changed_mask = before.ne(incoming) | before.isna()
+        new = int(before.isna().sum())
+        changed = int(changed_mask.sum()) - new
+        action = None
+        if changed_mask.any():
+            action = self.store.add_labels(
+                incoming[changed_mask].to_dict(),
+                annotator=annotator,
+                source=K.SOURCE_IMPORTED,
+                round_number=self.last_round_number,
+                detail={"file": str(Path(csv_path).absolute()), "column": str(incoming.name)},
+            )
+        return ImportSummary(
+            new=new,
+            changed=changed,
+            unchanged=int((~changed_mask).sum()),
+            column=str(incoming.name),
+            action_id=action,
+        )
+
+    # -- rounds ----------------------------------------------------------------------------------
+    @property
+    def rounds_dir(self) -> Path:
+        """Folder holding one sub-folder per committed round."""
+        return self.path / K.ROUNDS_DIR
+
+    @property
+    def last_round_number(self) -> int | None:
+        """Number of the newest committed round, ``None`` before the first."""
+        rounds = self.store.rounds()
+        return int(rounds["round"].max()) if len(rounds) else None
+
+    @property
+    def next_round_number(self) -> int:
+        """Number the next :meth:`save_round` should use."""
+        last = self.last_round_number
+        return 1 if last is None else last + 1
+
+    def save_round(
+        self,
+        number: int,
+        *,
+        arrays: Mapping[str, np.ndarray] | None = None,
+        tables: Mapping[str, pd.DataFrame] | None = None,
+        files: Mapping[str, bytes] | None = None,
+        info: Mapping[str, Any] | None = None,
+    ) -> Round:
+        """Write a round's artefacts and commit it.
+
+        Everything is written and fsynced in a temporary folder, which is then renamed and only
+        afterwards registered in the database: a round that is not registered does not exist
+        for :meth:`latest_round`, whatever is on disk.
+        """
+        final = self.rounds_dir / f"round_{number:04d}"
+        staging = self.rounds_dir / f".round_{number:04d}.tmp-{uuid.uuid4().hex[:8]}"
+        staging.mkdir(parents=True)
+        try:
+            listing: dict[str, dict[str, Any]] = {}
+            for name, array in (arrays or {}).items():
+                buffer = BytesIO()
+                np.save(buffer, np.asarray(array), allow_pickle=False)
+                listing[name] = _write_member(staging / f"{name}.npy", buffer.getvalue(), "array")
+            for name, table in (tables or {}).items():
+                buffer = BytesIO()
+                table.to_parquet(buffer)
+                listing[name] = _write_member(staging / f"{name}.parquet", buffer.getvalue(), "table")
+            for name, data in (files or {}).items():
+                listing[name] = _write_member(staging / f"{name}.bin", data, "file")
+            manifest = {
+                "round": number,
+                "created_at": datetime.now(UTC).isoformat(),
+                "activespot": __version__,
+                "files": listing,
+                "info": dict(info or {}),
+            }
+            atomic_write_text(staging / K.ROUND_MANIFEST, json.dumps(manifest, indent=2, default=_json_default))
+            if final.exists():  # left by a run killed after the rename but before registering
+                shutil.rmtree(final)
+            staging.rename(final)
+            fsync_dir(self.rounds_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        n_labels = len(self.labels())
+        self.store.record_round(number, final.name, n_labels=n_labels, info=manifest["info"])
+        return Round(number, final, manifest["info"], listing)
+
+    def latest_round(self) -> Round | None:
+        """The newest committed round whose files are intact, or ``None``."""
+        rounds = self.store.rounds()
+        for row in rounds.sort_values("round", ascending=False).itertuples():
+            loaded = _load_round(self.rounds_dir / row.path)
+            if loaded is not None:
+                return loaded
+            logger.warning("round %d in %s is damaged; using the one before", row.round, self.path)
+        return None
+
+    def _discard_unfinished_rounds(self) -> None:
+        """Remove staging folders of rounds killed before they were committed."""
+        if not self.rounds_dir.is_dir():
+            return
+        for leftover in self.rounds_dir.glob(".round_*.tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    # -- summaries ----------------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """Sample, spots, classes with counts, rounds and annotators, as plain data."""
+        labels = self.labels()
+        counts = labels.value_counts()
+        events = self.store.events()
+        rounds = self.store.rounds()
+        annotators = (
+            events.loc[events["source"] != K.SOURCE_UNDO].groupby("annotator").size().to_dict() if len(events) else {}
+        )
+        return {
+            "project": str(self.path),
+            "sample": self.sample.visium,
+            "library_id": self.sample.library_id,
+            "image": self.sample.image,
+            "spots": self.sample.n_spots,
+            "genes": self.sample.n_genes,
+            "labelled": len(labels),
+            "classes": {name: int(counts.get(name, 0)) for name in self.store.classes()},
+            "rounds": len(rounds),
+            "last_round": int(rounds["round"].max()) if len(rounds) else None,
+            "events": len(events),
+            "annotators": {str(k): int(v) for k, v in annotators.items()},
+            "features": sorted(p.name for p in self.features_dir.iterdir()) if self.features_dir.is_dir() else [],
+        }
+
+    def predictions(self) -> pd.DataFrame | None:
+        """Predicted label and confidence per spot from the latest round, if any."""
+        latest = self.latest_round()
+        if latest is None or K.ROUND_PREDICTIONS not in latest.files:
+            return None
+        return latest.load_table(K.ROUND_PREDICTIONS)
+
+    def annotated_adata(self) -> Any:
+        """The sample with current labels and the latest predictions in ``obs``.
+
+        Adds ``obs['activespot_label']`` and, after a round, ``obs['activespot_prediction']``
+        and ``obs['activespot_confidence']`` (a copy; the cached sample is not changed).
+        """
+        adata = self.load_sample().copy()
+        adata.obs[K.OBS_LABEL] = pd.Categorical(self.labels().reindex(adata.obs_names), categories=self.store.classes())
+        predictions = self.predictions()
+        if predictions is not None:
+            adata.obs[K.OBS_PREDICTION] = predictions["label"].reindex(adata.obs_names).astype("category")
+            adata.obs[K.OBS_CONFIDENCE] = predictions["confidence"].reindex(adata.obs_names).astype(float)
+        adata.uns["activespot"] = {"project": str(self.path), "version": __version__}
+        return adata
+
+
+def _loose(name: str) -> str:
+    """Comparison key that ignores case, outer spaces and Unicode look-alikes (NFKC)."""
+    return unicodedata.normalize("NFKC", name).strip().casefold()
+
+
+def _write_manifest(folder: Path, sample: SampleRef, config: Config) -> None:
+    content = {
+        "activespot": __version__,
+        "sample": sample.__dict__,
+        "config": config.to_dict(exclude_defaults=True),
+    }
+    atomic_write_text(folder / K.PROJECT_FILE, yaml.safe_dump(content, sort_keys=False, allow_unicode=True))
+
+
+def _write_member(path: Path, data: bytes, kind: str) -> dict[str, Any]:
+    atomic_write_bytes(path, data)
+    return {"file": path.name, "kind": kind, "bytes": len(data), "sha256": sha256_file(path)}
+
+
+def _load_round(folder: Path) -> Round | None:
+    """Read a round's manifest and check every file it lists is there, complete and unchanged."""
+    try:
+        manifest = json.loads((folder / K.ROUND_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = manifest.get("files", {})
+    for entry in files.values():
+        member = folder / entry["file"]
+        if not member.is_file() or member.stat().st_size != entry["bytes"] or sha256_file(member) != entry["sha256"]:
+            return None
+    return Round(int(manifest["round"]), folder, manifest.get("info", {}), files)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    msg = f"cannot store {type(value).__name__} in a round's info"
+    raise TypeError(msg)
