@@ -14,6 +14,13 @@ IMAGES_KEY: Final = "images"  # uns['spatial'][library]['images'] -> {'hires': a
 SCALEFACTORS_KEY: Final = "scalefactors"  # uns['spatial'][library]['scalefactors']
 METADATA_KEY: Final = "metadata"  # uns['spatial'][library]['metadata'] (source paths, versions)
 FULLRES_PATH_KEY: Final = "source_image_path"  # metadata entry: full-resolution image path (not loaded)
+FULLRES_SHAPE_KEY: Final = "source_image_shape"  # metadata entry: (height, width) of that image in pixels
+SOURCE_PATH_KEY: Final = "source_path"  # metadata entry: the Space Ranger folder or h5ad the data came from
+SOFTWARE_VERSION_KEY: Final = "software_version"  # metadata entry from the 10x h5 (scanpy's name)
+CHEMISTRY_KEY: Final = "chemistry_description"  # metadata entry from the 10x h5 (scanpy's name)
+HIRES_IMAGE: Final = "hires"  # images entry: Space Ranger's tissue_hires_image.png
+LOWRES_IMAGE: Final = "lowres"  # images entry: Space Ranger's tissue_lowres_image.png
+GENE_IDS: Final = "gene_ids"  # var: feature ids (Ensembl); var_names are the unique gene symbols
 ARRAY_ROW: Final = "array_row"  # obs: Visium array row
 ARRAY_COL: Final = "array_col"  # obs: Visium array column
 IN_TISSUE: Final = "in_tissue"  # obs: 1 for spots under tissue
@@ -66,3 +73,21 @@ ROUND_MODEL: Final = "model"  # file: model checkpoint bytes
 OBS_LABEL: Final = "activespot_label"
 OBS_PREDICTION: Final = "activespot_prediction"
 OBS_CONFIDENCE: Final = "activespot_confidence"
+
+# --- Features (activespot.features) ---------------------------------------------------------
+MORPH_KEY: Final = "X_morph"  # obsm: morphology block (backbone embedding or weight-free descriptor)
+EXPR_KEY: Final = "X_expr"  # obsm: expression block (log-normalised HVGs, or their PCA)
+CONTEXT_KEY: Final = "X_context"  # obsm: neighbour mean of the other blocks on the tissue graph
+FEATURE_BLOCKS: Final = (MORPH_KEY, EXPR_KEY, CONTEXT_KEY)  # every block, in the order models read them
+FEATURES_UNS_KEY: Final = "activespot_features"  # uns: {block key: provenance and parameters}
+DESCRIPTOR_BACKBONE: Final = "descriptor"  # backbone name of the weight-free H&E descriptor
+FEATURES_FILE: Final = "features.npz"  # project features/ folder: stored blocks, obs names, provenance
+SHA256_BOOK_FILE: Final = "sha256_book.json"  # cache folder: sha256 of big files (weights, images) by path, mtime, size
+
+# --- Active-learning loop (activespot.loop, activespot.simulate) -----------------------------
+ROUND_PROBABILITIES: Final = "probabilities"  # round array: (n_spots, K) smoothed class probabilities
+ROUND_EMBEDDINGS: Final = "embeddings"  # round array: (n_spots, fusion) penultimate embeddings
+ROUND_KIND_INITIAL: Final = "initial_query"  # round info 'kind': k-means query before any model
+ROUND_KIND_TRAINED: Final = "trained"  # round info 'kind': model trained, predictions and next query
+QUERY_EXPORT: Final = "query_round_{round:04d}.csv"  # exports/: Loupe CSV of the spots to annotate next
+PREDICTION_EXPORT: Final = "predictions_round_{round:04d}.csv"  # exports/: Loupe CSV of every prediction

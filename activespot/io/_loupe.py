@@ -92,8 +92,7 @@ def read_loupe_csv(
         if barcode in labels and labels[barcode] != label:
             raise InputFileError(
                 path,
-                f"barcode {barcode} is labelled {labels[barcode]!r} on line {first_line[barcode]} "
-                f"and {label!r} here",
+                f"barcode {barcode} is labelled {labels[barcode]!r} on line {first_line[barcode]} and {label!r} here",
                 "keep one label per barcode",
                 line=line,
             )
@@ -130,9 +129,7 @@ def _read_rows(path: Path) -> tuple[list[list[str]], int]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise InputFileError(
-            path, "is not UTF-8 text", "save it as 'CSV UTF-8 (comma delimited)'", line=line
-        ) from None
+        raise InputFileError(path, "is not UTF-8 text", "save it as 'CSV UTF-8 (comma delimited)'", line=line) from None
     rows = list(csv.reader(io.StringIO(text, newline="")))
     # Skip leading blank lines but keep line numbers true to the file.
     first = next((i for i, row in enumerate(rows) if any(cell.strip() for cell in row)), None)
