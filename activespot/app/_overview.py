@@ -24,10 +24,15 @@ def _tissue_figure(adata, color: str):
     import matplotlib
 
     matplotlib.use("Agg")
-    import scanpy as sc
+    import squidpy as sq
 
-    axes = sc.pl.spatial(adata, color=color, show=False, na_color="#d9d9d9", frameon=False, title="")
-    return axes[0].figure
+    library = adata.uns[K.LIBRARY_ID_KEY]
+    images = adata.uns[K.SPATIAL_KEY][library][K.IMAGES_KEY]
+    resolution = "hires" if "hires" in images else "lowres"
+    ax = sq.pl.spatial_scatter(
+        adata, color=color, img_res_key=resolution, na_color="#d9d9d9", frameon=False, title="", return_ax=True
+    )
+    return ax.figure
 
 
 def render_overview(project: Project, *, annotator: str) -> None:
@@ -48,7 +53,8 @@ def render_overview(project: Project, *, annotator: str) -> None:
     adata = _annotated(str(project.path), details["events"], details["rounds"])
     choices = [K.OBS_LABEL] + [c for c in (K.OBS_PREDICTION, K.OBS_CONFIDENCE) if c in adata.obs]
     color = st.radio("Colour spots by", choices, horizontal=True, key="overview_color")
-    if adata.uns.get(K.SPATIAL_KEY):
+    library = adata.uns.get(K.LIBRARY_ID_KEY)
+    if adata.uns.get(K.SPATIAL_KEY, {}).get(library, {}).get(K.IMAGES_KEY):
         st.pyplot(_tissue_figure(adata, color), clear_figure=True)
 
     st.subheader("Labels from Loupe Browser")

@@ -222,3 +222,17 @@ def demo(out: Path, visium: Path, fraction: float, seed: int) -> None:
     click.echo(f"Imported {summary.new} labels.")
     _print_info(project.info())
     click.echo(f"\nDemo output in {out.resolve()}")
+
+
+@main.command(name="config")
+@click.argument("project", type=click.Path(path_type=Path), required=False)
+@user_errors
+def show_config(project: Path | None) -> None:
+    """Print the settings of PROJECT (or the defaults) as commented YAML.
+
+    Save the output as a file, edit it, and pass it where a command takes --config.
+    """
+    from ..config import config_to_yaml
+    from ..project import Project
+
+    click.echo(config_to_yaml(Project.open(project).config if project else None), nl=False)
