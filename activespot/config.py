@@ -34,7 +34,7 @@ class FeaturesConfig(_Section):
     expression: bool = True
     n_top_genes: int = Field(1000, ge=1)
     n_pcs: int | None = Field(50, ge=1, description="PCA components of the expression block; None keeps HVGs.")
-    context_rings: int = Field(1, ge=0, description="Hex-grid neighbour rings averaged into the context block.")
+    context_rings: int = Field(3, ge=0, description="Hex-grid neighbour rings averaged into the context block.")
 
 
 class ModelConfig(_Section):
@@ -138,7 +138,7 @@ def config_to_yaml(config: Config | None = None) -> str:
         "# activespot settings. A project stores only what differs from these defaults;",
         "# `activespot config PROJECT` prints a project's effective settings.",
     ]
-    for section_name, section_field in Config.model_fields.items():
+    for section_name in Config.model_fields:
         section = getattr(config, section_name)
         doc = (type(section).__doc__ or "").strip().splitlines()[0]
         lines += ["", f"{section_name}:  # {doc}"]

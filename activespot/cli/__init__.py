@@ -4,7 +4,11 @@ Commands are thin wrappers over the library; each module below registers its com
 :data:`main` when imported.
 """
 
-from . import _project  # noqa: F401  (registers init, import, export, info, demo)
+from . import (
+    _features,  # noqa: F401
+    _loop,  # noqa: F401  (registers suggest, round, simulate)
+    _project,  # noqa: F401  (registers init, import, export, info, demo)
+)
 from ._main import main
 
 __all__ = ["main"]

@@ -107,15 +107,16 @@ def export(project: Path, loupe_out: Path | None, what: str, all_barcodes: bool,
         if what == "labels":
             values, category = opened.labels(), K.LOUPE_LABEL_CATEGORY
         else:
-            latest = opened.latest_round()
+            artefact = K.ROUND_PREDICTIONS if what == "predictions" else K.ROUND_QUERY
+            latest = opened.latest_round(containing=artefact)
             if latest is None:
-                msg = f"{opened.path}: no round has been run yet, so there are no {what}; run 'activespot round'"
+                command = "round" if what == "predictions" else "suggest"
+                msg = f"{opened.path}: no {what} yet; run 'activespot {command}' first"
                 raise ProjectError(msg)
             if what == "predictions":
                 values, category = latest.load_table(K.ROUND_PREDICTIONS)["label"], K.LOUPE_PREDICTION_CATEGORY
             else:
-                query = latest.load_table(K.ROUND_QUERY)
-                values, category = query.iloc[:, 0].astype(str), K.LOUPE_QUERY_CATEGORY
+                values, category = latest.load_table(K.ROUND_QUERY).iloc[:, 0].astype(str), K.LOUPE_QUERY_CATEGORY
         write_loupe_csv(values, loupe_out, category=category, barcodes=opened.barcodes if all_barcodes else None)
         click.echo(f"Wrote {len(values)} {what} to {loupe_out} (category {category!r})")
     if h5ad_out is not None:

@@ -374,14 +374,19 @@ class Project:
         self.store.record_round(number, final.name, n_labels=n_labels, info=manifest["info"])
         return Round(number, final, manifest["info"], listing)
 
-    def latest_round(self) -> Round | None:
-        """The newest committed round whose files are intact, or ``None``."""
+    def latest_round(self, *, containing: str | None = None) -> Round | None:
+        """The newest committed round whose files are intact, or ``None``.
+
+        ``containing`` skips rounds without that artefact (e.g. ``'predictions'``: a round that
+        only chose the first spots to annotate has none).
+        """
         rounds = self.store.rounds()
         for row in rounds.sort_values("round", ascending=False).itertuples():
             loaded = _load_round(self.rounds_dir / row.path)
-            if loaded is not None:
+            if loaded is None:
+                logger.warning("round %d in %s is damaged; using the one before", row.round, self.path)
+            elif containing is None or containing in loaded.files:
                 return loaded
-            logger.warning("round %d in %s is damaged; using the one before", row.round, self.path)
         return None
 
     def _discard_unfinished_rounds(self) -> None:
@@ -419,10 +424,8 @@ class Project:
 
     def predictions(self) -> pd.DataFrame | None:
         """Predicted label and confidence per spot from the latest round, if any."""
-        latest = self.latest_round()
-        if latest is None or K.ROUND_PREDICTIONS not in latest.files:
-            return None
-        return latest.load_table(K.ROUND_PREDICTIONS)
+        latest = self.latest_round(containing=K.ROUND_PREDICTIONS)
+        return None if latest is None else latest.load_table(K.ROUND_PREDICTIONS)
 
     def annotated_adata(self) -> Any:
         """The sample with current labels and the latest predictions in ``obs``.

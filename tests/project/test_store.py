@@ -1,9 +1,13 @@
-import multiprocessing as mp
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from activespot.project import LabelStore, Suggestion, check_class_name
+
+WRITER = Path(__file__).with_name("_writer_child.py")
 
 
 @pytest.fixture
@@ -108,22 +112,18 @@ def test_bad_source_and_missing_annotator_are_refused(store):
     assert store.events().empty
 
 
-def _write_many(path, annotator, n):
-    with LabelStore(path) as store:
-        for i in range(n):
-            store.add_labels({f"{annotator}-{i}-1": "Tumour"}, annotator=annotator, source="manual")
-
-
 def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     path = tmp_path / "labels.sqlite"
     LabelStore(path, create=True).close()
-    ctx = mp.get_context("spawn")
-    workers = [ctx.Process(target=_write_many, args=(path, name, 150)) for name in ("ana", "ben")]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-        assert worker.exitcode == 0
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), str(path), name, "150"], stderr=subprocess.PIPE, text=True
+        )
+        for name in ("ana", "ben")
+    ]
+    for writer in writers:
+        _, errors = writer.communicate(timeout=120)
+        assert writer.returncode == 0, errors
     with LabelStore(path) as store:
         labels = store.current_labels()
         assert len(labels) == 300

@@ -1,0 +1,224 @@
+"""The one entry point: every feature block of a sample, written into its AnnData, and stored on disk.
+
+``compute_features`` fills ``obsm['X_morph']`` (morphology), ``obsm['X_expr']`` (expression) and
+``obsm['X_context']`` (neighbour context) and records in ``uns['activespot_features']`` what each
+block is — backbone, weights and their sha256 (or "none: weight-free descriptor"), patch size,
+genes, graph — so no result is ever separated from the parameters that made it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from anndata import AnnData
+
+from .. import _constants as K
+from .._files import atomic_write_bytes
+from ..config import FeaturesConfig
+from ..errors import InputFileError
+from ._backbones import check_backbone_name
+from ._context import context_features
+from ._embed import embed_spots
+from ._expression import expression_features
+from ._patches import select_image
+
+__all__ = ["check_features_input", "compute_features", "feature_blocks", "read_features", "write_features"]
+
+logger = logging.getLogger(__name__)
+
+
+def compute_features(
+    adata: AnnData,
+    config: FeaturesConfig | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    library_id: str | None = None,
+    progress: bool = True,
+    copy: bool = False,
+) -> AnnData | None:
+    """Compute the morphology, expression and context blocks of every spot.
+
+    Parameters
+    ----------
+    adata
+        Spots with coordinates, a tissue image and (for the expression block) raw counts in ``X``.
+    config
+        What to compute; ``None`` uses the defaults (weight-free descriptor, 1000 HVGs → 50 PCs,
+        one ring of context).
+    cache_dir
+        Folder for the embedding cache (a project's ``features/``); ``None`` disables it.
+    library_id
+        Which ``uns['spatial']`` library holds the image, when there are several.
+    progress
+        Show a progress bar while embedding.
+    copy
+        Return a new AnnData instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the new AnnData when ``copy`` is true. Writes:
+
+    - ``obsm['X_morph']`` — backbone embedding or descriptor, float32 (n_spots, dim).
+    - ``obsm['X_expr']`` — PCA of log-normalised HVGs (or the HVGs), when ``config.expression``.
+    - ``obsm['X_context']`` — neighbour mean of the blocks above, when ``config.context_rings`` ≥ 1.
+    - ``uns['activespot_features']`` — per block, its provenance and parameters; ``'config'``.
+
+    Raises
+    ------
+    ValueError
+        Invalid configuration or an AnnData without what a block needs (see
+        :func:`check_features_input`).
+    InputFileError
+        Weights or the full-resolution image cannot be used.
+    """
+    config = FeaturesConfig() if config is None else config
+    check_features_input(adata, config, library_id=library_id)
+    adata = adata.copy() if copy else adata
+    blocks, provenance = _compute(adata, config, cache_dir=cache_dir, library_id=library_id, progress=progress)
+    _save_blocks(adata, blocks, _uns_safe({**provenance, "config": config.model_dump(mode="json")}))
+    return adata if copy else None
+
+
+def check_features_input(adata: AnnData, config: FeaturesConfig, *, library_id: str | None = None) -> None:
+    """Raise a ValueError naming the problem if ``compute_features`` cannot run on ``adata`` with ``config``.
+
+    Cheap (no image is read beyond its header, no weights are loaded), so commands can check
+    before starting minutes of work.
+    """
+    check_backbone_name(config.backbone)
+    if config.backbone == K.DESCRIPTOR_BACKBONE and config.weights is not None:
+        msg = f"Weights {config.weights!r} were given but the descriptor uses none; name their backbone too."
+        raise ValueError(msg)
+    select_image(adata, library_id=library_id)
+    if config.expression and adata.n_vars == 0:
+        msg = "The sample has no expression matrix; turn the expression block off (--no-expression)."
+        raise ValueError(msg)
+
+
+def _compute(
+    adata: AnnData, config: FeaturesConfig, *, cache_dir: str | Path | None, library_id: str | None, progress: bool
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    blocks: dict[str, np.ndarray] = {}
+    provenance: dict[str, dict[str, Any]] = {}
+    blocks[K.MORPH_KEY], provenance[K.MORPH_KEY] = embed_spots(
+        adata,
+        config.backbone,
+        weights=config.weights,
+        context_factor=config.context_factor,
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        library_id=library_id,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    if config.expression:
+        blocks[K.EXPR_KEY], provenance[K.EXPR_KEY] = expression_features(
+            adata, n_top_genes=config.n_top_genes, n_pcs=config.n_pcs
+        )
+    if config.context_rings > 0:
+        blocks[K.CONTEXT_KEY], provenance[K.CONTEXT_KEY] = context_features(
+            adata, dict(blocks), rings=config.context_rings
+        )
+    return blocks, provenance
+
+
+def _save_blocks(adata: AnnData, blocks: dict[str, np.ndarray], provenance: dict[str, Any]) -> None:
+    """The one writer of feature results: blocks into obsm, their provenance into uns, logged."""
+    for key in K.FEATURE_BLOCKS:
+        adata.obsm.pop(key, None)  # a block not in this result must not survive from an older run
+    for key, block in blocks.items():
+        adata.obsm[key] = block
+    adata.uns[K.FEATURES_UNS_KEY] = provenance
+    logger.info(
+        "added %s and uns[%r]",
+        ", ".join(f"obsm[{key!r}] {block.shape}" for key, block in blocks.items()),
+        K.FEATURES_UNS_KEY,
+    )
+
+
+def _uns_safe(value: Any) -> Any:
+    # h5ad cannot store None; a missing entry says the same.
+    if isinstance(value, dict):
+        return {str(k): _uns_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_uns_safe(v) for v in value]
+    return value
+
+
+def feature_blocks(adata: AnnData) -> dict[str, np.ndarray]:
+    """The feature blocks present in ``adata.obsm``, by key, in model order (morph, expr, context).
+
+    Raises
+    ------
+    ValueError
+        No block is present: run :func:`compute_features` (or ``activespot features``) first.
+    """
+    blocks = {key: np.asarray(adata.obsm[key], dtype=np.float32) for key in K.FEATURE_BLOCKS if key in adata.obsm}
+    if not blocks:
+        msg = f"adata.obsm has none of the feature blocks {', '.join(K.FEATURE_BLOCKS)}; compute features first."
+        raise ValueError(msg)
+    return blocks
+
+
+def write_features(adata: AnnData, path: str | Path) -> Path:
+    """Store the feature blocks, the spots they describe and their provenance in one ``.npz``, atomically.
+
+    Later commands read them back with :func:`read_features` instead of recomputing.
+    """
+    blocks = feature_blocks(adata)
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        obs_names=np.asarray(adata.obs_names, dtype=str),
+        provenance=np.array(json.dumps(adata.uns.get(K.FEATURES_UNS_KEY, {}), default=_json_default)),
+        **blocks,
+    )
+    path = atomic_write_bytes(path, buffer.getvalue())
+    logger.info("stored %s in %s", ", ".join(blocks), path)
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    msg = f"cannot store {type(value).__name__} in the features file"
+    raise TypeError(msg)
+
+
+def read_features(adata: AnnData, path: str | Path, *, copy: bool = False) -> AnnData | None:
+    """Load blocks stored by :func:`write_features` into ``adata`` (obsm and ``uns['activespot_features']``).
+
+    Spots are matched by barcode, so the stored order does not matter; every spot of ``adata``
+    must be in the file.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, unreadable, or lacks some of ``adata``'s spots.
+    """
+    path = Path(path)
+    hint = "recompute them with `activespot features`"
+    if not path.is_file():
+        raise InputFileError(path, "features file not found", hint)
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            names = stored["obs_names"]
+            provenance = json.loads(str(stored["provenance"]))
+            blocks = {key: stored[key] for key in K.FEATURE_BLOCKS if key in stored.files}
+    except (OSError, ValueError, KeyError) as err:
+        raise InputFileError(path, f"not a readable features file ({err})", hint) from err
+    position = {name: i for i, name in enumerate(names)}
+    missing = [name for name in adata.obs_names if name not in position]
+    if missing:
+        raise InputFileError(
+            path, f"{len(missing)} spots have no stored features (e.g. {', '.join(missing[:3])})", hint
+        )
+    order = np.fromiter((position[name] for name in adata.obs_names), dtype=np.int64, count=adata.n_obs)
+    adata = adata.copy() if copy else adata
+    _save_blocks(adata, {key: block[order] for key, block in blocks.items()}, provenance)
+    return adata if copy else None

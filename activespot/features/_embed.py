@@ -1,0 +1,228 @@
+"""Morphology embeddings of every spot: stream patches through a backbone (or the descriptor), cached.
+
+Patches are cropped while the previous batch is in the model — by DataLoader workers, or by a
+background thread when there are none (cropping is mostly PIL and numpy, which release the GIL)
+— so on a CPU the backbone, not I/O, sets the pace.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from anndata import AnnData
+
+from .. import _constants as K
+from ._backbones import Backbone, check_backbone_name, get_backbone, load_backbone, resolve_weights
+from ._cache import cache_key, cached_sha256, read_cached, write_cached
+from ._descriptor import DESCRIPTOR_INPUT_SIZE, describe_patches, descriptor_feature_names
+from ._patches import SpotPatches
+
+__all__ = ["embed_spots"]
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTOR_SOURCE = "none: weight-free descriptor"
+_PREFETCH_BATCHES = 2
+
+
+def embed_spots(
+    adata: AnnData,
+    backbone: str = K.DESCRIPTOR_BACKBONE,
+    *,
+    weights: str | Path | None = None,
+    context_factor: float = 1.0,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    library_id: str | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Embed the patch of every spot with a registered backbone or the weight-free descriptor.
+
+    Parameters
+    ----------
+    adata
+        Spots with coordinates and a tissue image (see :class:`SpotPatches`).
+    backbone
+        A name from :func:`list_backbones`; ``"descriptor"`` needs no weights.
+    weights
+        Local weights file or Hugging Face Hub id (see :func:`load_backbone`); ignored by the descriptor.
+    context_factor
+        Patch side as a multiple of the spot diameter.
+    batch_size
+        Patches per forward pass.
+    num_workers
+        DataLoader worker processes cropping patches; 0 crops in a background thread.
+    library_id
+        Which ``uns['spatial']`` library, when there are several.
+    cache_dir
+        Folder of the embedding cache; ``None`` disables caching.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    embeddings
+        float32 array (n_spots, dim).
+    info
+        What the embeddings are: backbone, weights source and sha256, dim, patch parameters,
+        ``cache_hit`` (True when read from the cache) and ``cache_file``.
+
+    Raises
+    ------
+    ValueError
+        Unknown backbone (the valid names are listed), bad parameters, or no usable image.
+    InputFileError
+        The weights are missing, unreadable or do not fit the backbone.
+    """
+    check_backbone_name(backbone)
+    _check_counts(batch_size=batch_size, num_workers=num_workers)
+    cache_dir = None if cache_dir is None else Path(cache_dir)
+    spec = None if backbone == K.DESCRIPTOR_BACKBONE else get_backbone(backbone)
+    size = DESCRIPTOR_INPUT_SIZE if spec is None else spec.input_size
+    patches = SpotPatches(adata, size=size, context_factor=context_factor, library_id=library_id)
+    info = _describe(spec, weights, patches, cache_dir)
+    obs_names = np.asarray(adata.obs_names, dtype=str)
+    cache_file = None
+    if cache_dir is not None:
+        key = cache_key(info, obs_names, patches.centres, _image_fingerprint(patches, cache_dir))
+        cache_file = cache_dir / f"morph-{backbone}-{key[:24]}.npz"
+        cached = read_cached(cache_file, obs_names)
+        if cached is not None:
+            logger.info("reusing cached %s embeddings from %s", backbone, cache_file)
+            return cached[0], {**cached[1], "cache_hit": True, "cache_file": str(cache_file)}
+    start = time.perf_counter()
+    embed = _describe_batch if spec is None else _torch_embedder(load_backbone(spec, weights, cache_dir=cache_dir))
+    values = _run(patches, embed, dim=info["dim"], batch_size=batch_size, num_workers=num_workers, progress=progress)
+    info["seconds"] = round(time.perf_counter() - start, 3)
+    if cache_file is not None:
+        write_cached(cache_file, values, obs_names, info)
+        logger.info("cached %s embeddings in %s", backbone, cache_file)
+    return values, {**info, "cache_hit": False, "cache_file": None if cache_file is None else str(cache_file)}
+
+
+def _check_counts(**values: int) -> None:
+    minimum = {"batch_size": 1, "num_workers": 0}
+    for name, value in values.items():
+        if not isinstance(value, int) or value < minimum[name]:
+            msg = f"The {name} must be an integer >= {minimum[name]}; got {value!r}."
+            raise ValueError(msg)
+
+
+def _describe(spec: Backbone | None, weights: str | Path | None, patches: SpotPatches, cache_dir: Path | None) -> dict:
+    if spec is None:
+        names = descriptor_feature_names()
+        return {
+            "backbone": K.DESCRIPTOR_BACKBONE,
+            "weights": DESCRIPTOR_SOURCE,
+            "weights_sha256": None,
+            "dim": len(names),
+            "feature_names": names,
+            "patch": patches.params(),
+        }
+    source = resolve_weights(spec, weights)
+    return {
+        "backbone": spec.name,
+        "weights": str(source) if isinstance(source, Path) else f"hf-hub:{source}",
+        "weights_sha256": cached_sha256(source, cache_dir=cache_dir) if isinstance(source, Path) else None,
+        "dim": spec.dim,
+        "spec": spec.describe(),
+        "patch": patches.params(),
+    }
+
+
+def _image_fingerprint(patches: SpotPatches, cache_dir: Path) -> str | np.ndarray:
+    image = patches.image
+    if image.source is not None:
+        return cached_sha256(image.source, cache_dir=cache_dir)
+    return image.thumbnail(max(image.shape))[0]
+
+
+def _describe_batch(batch: Any) -> np.ndarray:
+    return describe_patches(np.asarray(batch))
+
+
+def _torch_embedder(loaded: Any) -> Callable[[Any], np.ndarray]:
+    import torch
+
+    mean = torch.tensor(loaded.spec.mean).view(1, 3, 1, 1)
+    std = torch.tensor(loaded.spec.std).view(1, 3, 1, 1)
+
+    def embed(batch: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            pixels = batch.permute(0, 3, 1, 2).float().div_(255.0).sub_(mean).div_(std)
+            return loaded.embed(pixels).float().numpy()
+
+    return embed
+
+
+def _run(
+    patches: SpotPatches,
+    embed: Callable[[Any], np.ndarray],
+    *,
+    dim: int,
+    batch_size: int,
+    num_workers: int,
+    progress: bool,
+) -> np.ndarray:
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+
+    loader = DataLoader(patches, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    batches = loader if num_workers > 0 else _prefetch(loader, _PREFETCH_BATCHES)
+    out = np.empty((len(patches), dim), dtype=np.float32)
+    done = 0
+    with tqdm(total=len(patches), desc="spot patches", unit="spot", disable=not progress) as bar:
+        for batch in batches:
+            n = len(batch)
+            out[done : done + n] = embed(batch)
+            done += n
+            bar.update(n)
+    return out
+
+
+def _prefetch(items: Iterable[Any], depth: int) -> Iterator[Any]:
+    """Iterate ``items`` in a background thread, ``depth`` ahead of the consumer."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry: tuple[Any, BaseException | None]) -> bool:
+        # Wait for room, but give up once the consumer has gone (it stopped early or failed).
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except Exception as err:  # handed to the consumer, which re-raises it in its own thread
+            put((end, err))
+            return
+        put((end, None))
+
+    thread = threading.Thread(target=produce, name="activespot-patch-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()

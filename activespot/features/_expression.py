@@ -1,0 +1,186 @@
+"""The expression block: library-size normalised, log-transformed highly variable genes, optionally PCA.
+
+The standard scanpy recipe (``normalize_total`` to 10,000 counts, ``log1p``, top-N HVGs by the
+"seurat" dispersion ranking, scale, PCA). Genes and components are chosen from expression alone —
+labels are never looked at, so the features cannot leak the annotation the model is judged on.
+
+For several samples (cross-sample label transfer) the genes are aligned by name — panels differ
+between runs and chemistries — and HVGs and PCA are fitted jointly, so that a component means the
+same thing in every sample.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from anndata import AnnData
+from scipy import sparse
+
+__all__ = ["expression_features", "joint_expression_features"]
+
+logger = logging.getLogger(__name__)
+
+TARGET_SUM = 1e4
+HVG_FLAVOR = "seurat"
+_MAX_SCALED = 10  # clip scaled values, as scanpy tutorials do, so a few outlier spots cannot dominate PCA
+_BATCH = "_activespot_sample"
+
+
+def expression_features(
+    adata: AnnData, *, n_top_genes: int = 1000, n_pcs: int | None = 50
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Expression block of one sample, from raw counts in ``adata.X`` (left unchanged).
+
+    Parameters
+    ----------
+    adata
+        Spots × genes with raw UMI counts.
+    n_top_genes
+        Highly variable genes kept; capped at the number of genes (with a warning).
+    n_pcs
+        Principal components of the scaled HVGs; ``None`` keeps the log-normalised HVGs themselves.
+
+    Returns
+    -------
+    block
+        float32 (n_spots, n_pcs or n_genes kept).
+    info
+        Genes kept, recipe and explained variance.
+
+    Raises
+    ------
+    ValueError
+        No genes, negative values in ``X``, or non-positive ``n_top_genes``/``n_pcs``.
+    """
+    _check_expression(adata, n_top_genes=n_top_genes, n_pcs=n_pcs)
+    return _hvg_block(_log_normalise(adata), n_top_genes=n_top_genes, n_pcs=n_pcs, batch=None)
+
+
+def joint_expression_features(
+    adatas: Sequence[AnnData], *, n_top_genes: int = 1000, n_pcs: int | None = 50
+) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Expression blocks of several samples in one shared space: common genes, joint HVGs and PCA.
+
+    Genes are matched by name; only genes measured in every sample are used, and the overlap is
+    logged and returned. HVGs are ranked per sample and combined (scanpy's ``batch_key``), PCA is
+    fitted on all spots together.
+
+    Parameters
+    ----------
+    adatas
+        Samples with raw counts in ``X`` and gene names as ``var_names``.
+    n_top_genes, n_pcs
+        As for :func:`expression_features`.
+
+    Returns
+    -------
+    blocks
+        One float32 block per sample, in the order given.
+    info
+        Genes kept, the gene overlap (``genes_per_sample``, ``common_genes``) and the recipe.
+
+    Raises
+    ------
+    ValueError
+        Fewer than one sample, duplicated gene names, or no gene shared by all samples.
+    """
+    import anndata
+
+    if len(adatas) == 0:
+        msg = "joint_expression_features needs at least one sample; got none."
+        raise ValueError(msg)
+    for adata in adatas:
+        _check_expression(adata, n_top_genes=n_top_genes, n_pcs=n_pcs)
+    common = _common_genes(adatas)
+    overlap = {"genes_per_sample": [int(a.n_vars) for a in adatas], "common_genes": len(common)}
+    logger.info(
+        "aligned %d samples by gene name: %s genes each, %d in common",
+        len(adatas),
+        "/".join(map(str, overlap["genes_per_sample"])),
+        len(common),
+    )
+    normalised = [_log_normalise(adata[:, common]) for adata in adatas]
+    for i, part in enumerate(normalised):
+        part.obs[_BATCH] = str(i)
+    combined = anndata.concat(normalised, index_unique="-")
+    block, info = _hvg_block(combined, n_top_genes=n_top_genes, n_pcs=n_pcs, batch=_BATCH)
+    bounds = np.cumsum([0] + [a.n_obs for a in adatas])
+    return [block[a:b] for a, b in itertools.pairwise(bounds)], {**info, **overlap}
+
+
+def _check_expression(adata: AnnData, *, n_top_genes: int, n_pcs: int | None) -> None:
+    if adata.n_vars == 0:
+        msg = "The sample has no genes (no expression matrix); compute features without expression."
+        raise ValueError(msg)
+    if n_top_genes < 1 or (n_pcs is not None and n_pcs < 1):
+        msg = f"n_top_genes and n_pcs must be >= 1 (n_pcs may be None); got {n_top_genes!r} and {n_pcs!r}."
+        raise ValueError(msg)
+    values = adata.X.data if sparse.issparse(adata.X) else np.asarray(adata.X)
+    if values.size and values.min() < 0:
+        msg = "adata.X has negative values: expected raw counts (not scaled or centred data)."
+        raise ValueError(msg)
+    if not adata.var_names.is_unique:
+        msg = "Gene names (adata.var_names) must be unique; call adata.var_names_make_unique() first."
+        raise ValueError(msg)
+
+
+def _common_genes(adatas: Sequence[AnnData]) -> list[str]:
+    common = set(adatas[0].var_names)
+    for adata in adatas[1:]:
+        common &= set(adata.var_names)
+    if not common:
+        msg = "The samples share no gene names; check that all use the same gene identifiers (symbols vs. IDs)."
+        raise ValueError(msg)
+    return [gene for gene in adatas[0].var_names if gene in common]
+
+
+def _log_normalise(adata: AnnData) -> AnnData:
+    import scanpy as sc
+
+    out = AnnData(X=adata.X.astype(np.float32, copy=True), obs=adata.obs[[]].copy(), var=adata.var[[]].copy())
+    empty = int((np.asarray(out.X.sum(axis=1)).ravel() == 0).sum())
+    if empty:
+        logger.warning("%d spots have no counts; their expression features are all zero", empty)
+    sc.pp.normalize_total(out, target_sum=TARGET_SUM)
+    sc.pp.log1p(out)
+    return out
+
+
+def _hvg_block(
+    normalised: AnnData, *, n_top_genes: int, n_pcs: int | None, batch: str | None
+) -> tuple[np.ndarray, dict[str, Any]]:
+    import scanpy as sc
+
+    n_genes = min(n_top_genes, normalised.n_vars)
+    if n_genes < n_top_genes:
+        logger.warning("%d highly variable genes requested but only %d genes measured: using all", n_top_genes, n_genes)
+    if n_genes < normalised.n_vars:
+        sc.pp.highly_variable_genes(normalised, n_top_genes=n_genes, flavor=HVG_FLAVOR, batch_key=batch)
+        normalised = normalised[:, normalised.var["highly_variable"].to_numpy()].copy()
+    genes = normalised.var_names.tolist()
+    info: dict[str, Any] = {
+        "recipe": f"normalize_total({TARGET_SUM:g}) + log1p + {HVG_FLAVOR} HVGs",
+        "n_top_genes": n_top_genes,
+        "n_genes": len(genes),
+        "genes": genes,
+    }
+    if n_pcs is None:
+        return _dense(normalised.X), {**info, "n_pcs": None}
+    n_comps = min(n_pcs, normalised.n_obs - 1, len(genes) - 1)
+    if n_comps < 1:
+        msg = f"PCA needs at least 2 spots and 2 genes; got {normalised.n_obs} spots and {len(genes)} genes."
+        raise ValueError(msg)
+    normalised.X = _dense(normalised.X)  # scaling centres the HVGs: dense anyway, say so explicitly
+    sc.pp.scale(normalised, max_value=_MAX_SCALED)
+    sc.pp.pca(normalised, n_comps=n_comps, svd_solver="covariance_eigh", random_state=0)
+    variance = float(normalised.uns["pca"]["variance_ratio"].sum())
+    info.update(recipe=info["recipe"] + f" + scale + PCA({n_comps})", n_pcs=n_comps, variance_explained=variance)
+    return normalised.obsm["X_pca"].astype(np.float32), info
+
+
+def _dense(matrix: Any) -> np.ndarray:
+    return np.asarray(matrix.toarray() if sparse.issparse(matrix) else matrix, dtype=np.float32)

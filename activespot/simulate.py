@@ -1,0 +1,348 @@
+"""Simulated annotation: the loop run against known labels, to measure strategies and settings.
+
+A simulated annotator answers each query from a ground-truth table, and that is the only way
+truth enters: features, normalisation, the model's settings and the query strategy see the
+truth only of spots already asked. Spots without truth are kept as spots (they still shape the
+unsupervised features and the neighbour graph) but never asked, and left out of the metrics.
+
+The result is a plain dict (and JSON file) that other tools read::
+
+    {"strategy": ..., "config": {...},
+     "rounds": [{"n_labeled", "pool_weighted_f1", "pool_macro_f1", "pool_misclassified_pct",
+                 "pool_weighted_f1_labels_substituted", "seconds"}, ...],
+     "queried_barcodes": [[barcodes answered before each round's training], ...],
+     "full_supervision": {"pool_weighted_f1", "pool_macro_f1", "pool_misclassified_pct"},
+     "baselines": {strategy: {"rounds": [...]}}}   # with strategy="all"
+
+Pool metrics are over every spot with truth, from the model's predictions;
+``pool_weighted_f1_labels_substituted`` is the same figure with the labels asked so far put in
+place of their predictions, i.e. what a user exporting labels-or-predictions would get.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+
+from . import _constants as K
+from .config import Config
+from .errors import InputFileError
+from .loop import RoundResult, fit_predict_select, initial_query, make_classifier, query_table, sample_blocks
+from .select import DEFAULT_STRATEGY, STRATEGIES, get_strategy
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+    from scipy import sparse
+
+__all__ = ["plot_learning_curves", "read_truth", "run_simulation", "simulate", "supervised_ceiling"]
+
+logger = logging.getLogger(__name__)
+
+ALL = "all"  # --strategy all: the default strategy, with every other strategy as a baseline
+
+
+def read_truth(path: str | Path, *, column: str | None = None, barcodes: Iterable[str]) -> np.ndarray:
+    """Read a ground-truth CSV and align it to ``barcodes``.
+
+    Parameters
+    ----------
+    path
+        CSV whose first column holds barcodes and which has a header row.
+    column
+        Name of the label column; by default the second column.
+    barcodes
+        The sample's spots, in order.
+
+    Returns
+    -------
+    numpy.ndarray
+        One label (``str``) per spot, ``None`` where the CSV has no row or an empty/NA label.
+
+    Raises
+    ------
+    InputFileError
+        Unreadable file, missing column, or no barcode in common with the sample.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "ground-truth file not found", "check the path")
+    try:
+        table = pd.read_csv(path, index_col=0, dtype=str, keep_default_na=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise InputFileError(path, f"not a readable CSV ({err.__class__.__name__})", "save it as UTF-8 CSV") from err
+    if table.shape[1] == 0:
+        raise InputFileError(path, "has only one column; expected barcodes then labels", line=1)
+    if column is None:
+        column = str(table.columns[0])
+    elif column not in table.columns:
+        raise InputFileError(
+            path, f"has no column {column!r}", f"columns are: {', '.join(map(str, table.columns))}", line=1
+        )
+    labels = table[column].str.strip().replace("", np.nan)
+    labels = labels[~labels.index.duplicated(keep="first")]
+    aligned = labels.reindex(pd.Index(list(barcodes)))
+    if aligned.notna().sum() == 0:
+        raise InputFileError(path, "shares no labelled barcode with the sample", "is it the truth of another section?")
+    logger.info("Truth for %d of %d spots from %s (column %r).", aligned.notna().sum(), aligned.size, path, column)
+    return aligned.astype(object).where(aligned.notna(), None).to_numpy()
+
+
+def _pool_metrics(truth: np.ndarray, predicted: np.ndarray, pool: np.ndarray) -> dict[str, float]:
+    y, p = truth[pool].astype(str), predicted[pool].astype(str)
+    return {
+        "pool_weighted_f1": round(float(f1_score(y, p, average="weighted")), 4),
+        "pool_macro_f1": round(float(f1_score(y, p, average="macro")), 4),
+        "pool_misclassified_pct": round(100.0 * float(np.mean(y != p)), 3),
+    }
+
+
+def _cover_classes(picked: np.ndarray, truth: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Add one random spot of every class the initial query missed (simulation only: needs the truth)."""
+    seen = {truth[i] for i in picked}
+    extra = [rng.choice(pool[truth[pool] == c]) for c in sorted({truth[i] for i in pool} - seen)]
+    return np.concatenate([picked, np.asarray(extra, dtype=int)]) if extra else picked
+
+
+def simulate(
+    blocks: Mapping[str, np.ndarray],
+    truth: np.ndarray,
+    *,
+    graph: sparse.spmatrix | None,
+    config: Config | None = None,
+    rounds: int = 10,
+    seed: int = 0,
+    progress: bool = False,
+) -> tuple[dict[str, Any], RoundResult]:
+    """Run the loop against ``truth`` for ``rounds`` rounds after the initial query.
+
+    Parameters
+    ----------
+    blocks
+        Feature blocks of every spot (computed without the truth).
+    truth
+        One label per spot, ``None`` where unknown; unknown spots are never asked.
+    graph
+        Spot neighbour graph for the model's probability smoothing.
+    config
+        Strategy, batch sizes and model settings; ``select.strategy`` is the strategy run.
+    rounds
+        Query rounds after the initial one; ``rounds + 1`` models are trained.
+    seed
+        Seeds the model and the strategy (overrides ``model.seed``).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    result
+        ``{"strategy", "seed", "rounds": [...], "queried": [positions asked before each round's fit]}``.
+    last
+        The last round's :class:`~activespot.loop.RoundResult` (predictions, next query).
+    """
+    config = Config() if config is None else config
+    get_strategy(config.select.strategy)
+    truth = np.asarray(truth, dtype=object)
+    pool = np.flatnonzero(pd.notna(truth))
+    unknown = np.ones(truth.size, dtype=bool)
+    unknown[pool] = False
+    if np.unique(truth[pool].astype(str)).size < 2:
+        msg = "The truth must hold at least 2 classes to simulate annotation."
+        raise ValueError(msg)
+    rng = np.random.default_rng(seed)
+    asked = _cover_classes(initial_query(blocks, config.select.init, rng=rng, exclude=unknown), truth, pool, rng)
+    labels = np.full(truth.size, None, dtype=object)
+    model = make_classifier(config.model, seed=seed)
+    records, queried = [], []
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(rounds + 1), desc=config.select.strategy, disable=not progress, leave=False):
+        labels[asked] = truth[asked]  # the simulated annotator answers the query
+        queried.append([int(i) for i in asked])
+        result = fit_predict_select(
+            model, blocks, labels, graph=graph, config=config, n=config.select.batch, rng=rng, exclude=unknown
+        )
+        substituted = np.where(pd.notna(labels), labels, result.predictions)
+        records.append(
+            {
+                "n_labeled": int(pd.notna(labels).sum()),
+                **_pool_metrics(truth, result.predictions, pool),
+                "pool_weighted_f1_labels_substituted": _pool_metrics(truth, substituted, pool)["pool_weighted_f1"],
+                "seconds": round(result.seconds, 3),
+            }
+        )
+        asked = result.query
+    return {"strategy": config.select.strategy, "seed": seed, "rounds": records, "queried": queried}, result
+
+
+def supervised_ceiling(
+    blocks: Mapping[str, np.ndarray], truth: np.ndarray, *, graph: sparse.spmatrix | None, config: Config, seed: int = 0
+) -> dict[str, float]:
+    """Pool metrics of the same model trained on every spot with truth: the curve's ceiling."""
+    model = make_classifier(config.model, seed=seed).set_params(warm_start=False)
+    result = fit_predict_select(model, blocks, truth, graph=graph, config=config, n=1, rng=seed)
+    return _pool_metrics(np.asarray(truth, dtype=object), result.predictions, np.flatnonzero(pd.notna(truth)))
+
+
+def run_simulation(
+    visium: str | Path | AnnData,
+    truth: str | Path,
+    *,
+    truth_column: str | None = None,
+    strategy: str = DEFAULT_STRATEGY,
+    init: int | None = None,
+    batch: int | None = None,
+    rounds: int = 10,
+    seed: int = 0,
+    backbone: str | None = None,
+    config: Config | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Read a sample and its truth, compute features, and simulate annotation with one or all strategies.
+
+    This is what ``activespot simulate`` and ``activespot demo`` run.
+
+    Parameters
+    ----------
+    visium
+        Space Ranger ``outs`` folder or ``.h5ad``, or an AnnData as :func:`activespot.io.read_visium`
+        returns it (feature blocks already in ``obsm`` are used as they are).
+    truth
+        Ground-truth CSV (barcodes, then labels; see :func:`read_truth`).
+    truth_column
+        Label column of ``truth``; the second column by default.
+    strategy
+        A name from :data:`activespot.select.STRATEGIES`, or ``"all"`` to run the default strategy
+        and every other one as a baseline.
+    init, batch
+        Initial and per-round query sizes; default from ``config.select``.
+    rounds
+        Query rounds after the initial one.
+    seed
+        Seed of the model and strategies.
+    backbone
+        Morphology backbone; defaults to ``config.features.backbone``.
+    config
+        Settings; the defaults when ``None``.
+    out_dir
+        When given, writes ``simulation.json``, ``learning_curve.png`` and the last round's Loupe
+        CSVs (predictions and next query) into this folder.
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        The result described in the module docstring.
+    """
+    config = Config() if config is None else config
+    overrides: dict[str, Any] = {"select": {}, "model": {"seed": seed}}
+    if strategy != ALL:
+        get_strategy(strategy)
+        overrides["select"]["strategy"] = strategy
+    if init is not None:
+        overrides["select"]["init"] = init
+    if batch is not None:
+        overrides["select"]["batch"] = batch
+    if backbone is not None:
+        overrides["features"] = {"backbone": backbone}
+    config = config.updated(overrides)
+    if rounds < 0:
+        msg = f"`rounds` must be >= 0; got {rounds}."
+        raise ValueError(msg)
+
+    from anndata import AnnData
+
+    from .features import spatial_graph
+    from .io import read_visium
+
+    adata = visium if isinstance(visium, AnnData) else read_visium(visium)
+    labels = read_truth(truth, column=truth_column, barcodes=adata.obs_names)
+    blocks = sample_blocks(adata, config, progress=progress)
+    graph, _ = spatial_graph(adata, rings=1)
+    names = [config.select.strategy]
+    if strategy == ALL:
+        names += [name for name in STRATEGIES if name != config.select.strategy]
+    runs = {}
+    for name in names:
+        runs[name] = simulate(
+            blocks,
+            labels,
+            graph=graph,
+            config=config.updated({"select": {"strategy": name}}),
+            rounds=rounds,
+            seed=seed,
+            progress=progress,
+        )
+    main, last = runs[names[0]]
+    result = {
+        "strategy": main["strategy"],
+        "seed": seed,
+        "config": {**config.to_dict(), "rounds": rounds, "truth": str(truth)},
+        "rounds": main["rounds"],
+        "queried_barcodes": [list(adata.obs_names[q]) for q in main["queried"]],
+        "full_supervision": supervised_ceiling(blocks, labels, graph=graph, config=config, seed=seed),
+    }
+    if len(names) > 1:
+        result["baselines"] = {name: {"rounds": runs[name][0]["rounds"]} for name in names[1:]}
+    if out_dir is not None:
+        _write_outputs(result, last, adata.obs_names, Path(out_dir))
+    return result
+
+
+def _write_outputs(result: dict[str, Any], last: RoundResult, barcodes: pd.Index, out_dir: Path) -> None:
+    from .io import write_loupe_csv
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "simulation.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    plot_learning_curves(result, out_dir / "learning_curve.png")
+    n_rounds = len(result["rounds"]) - 1
+    write_loupe_csv(
+        pd.Series(last.predictions, index=barcodes),
+        out_dir / K.PREDICTION_EXPORT.format(round=n_rounds),
+        category=K.LOUPE_PREDICTION_CATEGORY,
+    )
+    query = query_table(barcodes[last.query], n_rounds)["query"]
+    write_loupe_csv(query, out_dir / K.QUERY_EXPORT.format(round=n_rounds), category=K.LOUPE_QUERY_CATEGORY)
+    logger.info("Wrote the simulation's JSON, plot and Loupe CSVs to %s.", out_dir)
+
+
+def plot_learning_curves(result: Mapping[str, Any], path: str | Path) -> Path:
+    """Plot pool weighted F1 against the number of labels: the run, the random baseline, the ceiling.
+
+    Parameters
+    ----------
+    result
+        A :func:`run_simulation` result (or a mean of several with the same keys).
+    path
+        Output image; the format follows the suffix (``.png``, ``.pdf``, ``.svg``).
+    """
+    from matplotlib.figure import Figure  # no pyplot: files only, no global backend or window
+
+    curves = {result["strategy"]: result["rounds"]}
+    if "random" in result.get("baselines", {}):
+        curves["random"] = result["baselines"]["random"]["rounds"]
+    fig = Figure(figsize=(5.5, 4))
+    ax = fig.subplots()
+    for name, records in curves.items():
+        ax.plot([r["n_labeled"] for r in records], [r["pool_weighted_f1"] for r in records], marker="o", label=name)
+    ceiling = result.get("full_supervision", {}).get("pool_weighted_f1")
+    if ceiling is not None:
+        ax.axhline(ceiling, color="grey", linestyle="--", label="full supervision")
+    ax.set_xlabel("labelled spots")
+    ax.set_ylabel("weighted F1 over the pool")
+    ax.set_title(f"Simulated annotation ({result['strategy']})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path

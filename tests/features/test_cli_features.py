@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from activespot import _constants as K
+from activespot.cli import main
+
+from ..conftest import HEART
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # the heart sample's blank hires image
+
+
+@pytest.fixture
+def project(tmp_path):
+    from activespot.project import Project
+
+    return Project.create(tmp_path / "proj", visium=HEART).path
+
+
+def test_features_command_stores_blocks_and_reuses_the_cache(project, tmp_path):
+    runner = CliRunner()
+    overlay = tmp_path / "overlay.png"
+    first = runner.invoke(main, ["features", str(project), "--context-rings", "2", "--overlay", str(overlay)])
+    assert first.exit_code == 0, first.output
+    assert "X_morph    100 x 36" in first.output
+    assert "weights none: weight-free descriptor; patch lowres image" in first.output
+    assert "X_context" in first.output
+    assert overlay.is_file()
+    with np.load(project / K.FEATURES_DIR / K.FEATURES_FILE) as stored:
+        assert set(stored.files) >= {"obs_names", *K.FEATURE_BLOCKS}
+
+    second = runner.invoke(main, ["features", str(project), "--no-expression", "--context-rings", "0"])
+    assert second.exit_code == 0, second.output
+    assert "(from cache)" in second.output
+    assert "X_expr" not in second.output
+
+
+def test_user_mistakes_are_one_line_errors(project):
+    runner = CliRunner()
+    unknown = runner.invoke(main, ["features", str(project), "--backbone", "unii"])
+    assert unknown.exit_code == 2
+    assert "backbone must be one of descriptor, h-optimus-0" in unknown.output
+    missing = runner.invoke(main, ["features", str(project), "--backbone", "uni", "--weights", "nowhere/uni.bin"])
+    assert missing.exit_code == 2
+    assert "weights file not found" in missing.output
+    assert "Traceback" not in missing.output
