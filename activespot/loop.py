@@ -241,7 +241,7 @@ def _project_blocks(project: Project) -> tuple[AnnData, dict[str, np.ndarray]]:
         if stored.is_file():
             read_features(adata, stored)
         else:
-            logger.warning("Computing features for %s (once; cached in %s).", project.path, project.features_dir)
+            logger.info("Computing features for %s (once; cached in %s).", project.path, project.features_dir)
             sample_blocks(adata, project.config, cache_dir=project.features_dir)
             write_features(adata, stored)
     return adata, sample_blocks(adata, project.config)

@@ -1,7 +1,6 @@
 import json
 
 import pandas as pd
-import pytest
 from click.testing import CliRunner
 
 from activespot import __version__
@@ -57,14 +56,18 @@ def test_init_import_info_export_round_trip(tmp_path, dlpfc_truth):
     assert len(pd.read_csv(everything)) == 3639
 
 
-def test_demo_creates_a_project_and_imports_labels(tmp_path):
+def test_demo_runs_the_loop_and_writes_its_outputs(tmp_path):
     out = tmp_path / "demo"
-    result = run("demo", "--out", out)
-    assert "Imported" in result.output
+    result = run("demo", "--out", out, "--rounds", "1")
+    assert "weighted F1" in result.output
     details = json.loads(run("info", out / "project", "--json").output)
-    assert details["labelled"] == pytest.approx(0.05 * 3611, abs=1)
-    # Running it again replaces its own output; it never overwrites a folder it did not make.
-    run("demo", "--out", out)
+    assert 50 <= details["labelled"] <= 55  # the first query, answered from the published annotation
+    assert details["rounds"] == 2  # the initial query and one trained round
+    simulation = json.loads((out / "simulation" / "simulation.json").read_text())
+    assert [r["n_labeled"] for r in simulation["rounds"]] == [55, 110]
+    assert (out / "simulation" / "learning_curve.png").stat().st_size > 10_000
+    assert (out / "simulation" / "predictions_round_0001.csv").exists()
+    # It never overwrites a folder it did not make.
     stranger = tmp_path / "mine"
     stranger.mkdir()
     (stranger / "notes.txt").write_text("keep")

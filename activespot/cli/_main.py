@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -27,6 +28,15 @@ def main(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    warnings.formatwarning = _one_line_warning
+    if not verbose:
+        # docrep (imported by squidpy) complains about squidpy's docstrings on every start.
+        warnings.filterwarnings("ignore", category=SyntaxWarning, module="docrep")
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Show a warning as the one line a user needs, without the source line it came from."""
+    return f"warning: {message}\n"
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -184,16 +184,19 @@ def _print_info(details: dict) -> None:
     type=click.Path(path_type=Path),
     default=_BUNDLED_SAMPLE,
     show_default=True,
-    help="Sample to use; the bundled DLPFC section 151673 by default.",
+    help="Sample to use (with a ground_truth_layers.csv); the bundled DLPFC section 151673 by default.",
 )
-@click.option("--fraction", default=0.05, show_default=True, help="Share of the ground truth to import as labels.")
+@click.option("--rounds", default=10, show_default=True, help="Simulated annotation rounds after the first query.")
 @click.option("--seed", default=0, show_default=True)
 @user_errors
-def demo(out: Path, visium: Path, fraction: float, seed: int) -> None:
+def demo(out: Path, visium: Path, rounds: int, seed: int) -> None:
     """Run activespot end to end on the bundled DLPFC section.
 
-    Creates a project, exports part of the published layer annotation as a Loupe CSV (as a
-    pathologist's first labels would arrive), imports it, and prints the project summary.
+    1. Creates a project and computes its features (weight-free H&E descriptor, expression,
+       spatial context). 2. Asks for the first spots, answers them from the published layer
+       annotation through a Loupe CSV, as a pathologist would, and trains one round.
+    3. Simulates the whole active-learning loop against that annotation and writes the
+    learning curve, the JSON and the last round's Loupe CSVs.
     """
     import shutil
 
@@ -201,7 +204,9 @@ def demo(out: Path, visium: Path, fraction: float, seed: int) -> None:
 
     from ..errors import ProjectError
     from ..io import write_loupe_csv
+    from ..loop import run_round, suggest
     from ..project import Project
+    from ..simulate import read_truth, run_simulation
 
     truth_file = Path(visium) / "ground_truth_layers.csv"
     if out.exists():
@@ -212,17 +217,41 @@ def demo(out: Path, visium: Path, fraction: float, seed: int) -> None:
     out.mkdir(parents=True)
     (out / _DEMO_MARKER).write_text("made by activespot demo\n", encoding="utf-8")
 
-    truth = pd.read_csv(truth_file, index_col=0).iloc[:, 0].dropna().astype(str)
-    classes = sorted(truth.unique())
+    click.echo("1/3  Project and features (weight-free H&E descriptor, expression, spatial context)")
+    truth = read_truth(truth_file, barcodes=_read_sample(visium).obs_names)
+    classes = sorted({label for label in truth if isinstance(label, str)})
     project = Project.create(out / "project", visium=visium, classes=classes, annotator="demo")
-    click.echo(f"Created project {project.path} ({project.sample.n_spots} spots)")
-    first_labels = truth.sample(frac=fraction, random_state=seed).sort_index()
-    csv_path = write_loupe_csv(first_labels, out / "first_labels_loupe.csv", category="Layer")
-    click.echo(f"Wrote {len(first_labels)} ground-truth labels as a Loupe CSV: {csv_path}")
-    summary = project.import_loupe(csv_path, annotator="demo")
-    click.echo(f"Imported {summary.new} labels.")
+    first = suggest(project)  # computes and caches the features, then picks the first spots
+    adata = project.load_sample()
+    click.echo(f"     {project.path}: {adata.n_obs} spots, classes {', '.join(classes)}")
+
+    click.echo("2/3  First query answered through a Loupe CSV, one round trained")
+    answers = pd.Series(truth, index=adata.obs_names).reindex(first.barcodes).dropna()
+    answers_csv = write_loupe_csv(answers, out / "first_answers_loupe.csv", category="Layer")
+    summary = project.import_loupe(answers_csv, annotator="demo")
+    trained = run_round(project)
+    click.echo(
+        f"     imported {summary.new} labels from {answers_csv.name}; round {trained.round} predicted every spot "
+        f"-> {trained.prediction_csv}"
+    )
+
+    click.echo(f"3/3  Simulated annotation: {rounds} rounds, default strategy vs. the others")
+    result = run_simulation(adata, truth_file, strategy="all", rounds=rounds, seed=seed, out_dir=out / "simulation")
+    for row in result["rounds"]:
+        click.echo(f"     {row['n_labeled']:4d} labels  weighted F1 {row['pool_weighted_f1']:.3f}")
+    click.echo(f"     full supervision: weighted F1 {result['full_supervision']['pool_weighted_f1']:.3f}")
     _print_info(project.info())
-    click.echo(f"\nDemo output in {out.resolve()}")
+    click.echo(f"\nDemo output in {out.resolve()} (learning curve: simulation/learning_curve.png)")
+
+
+def _read_sample(visium: Path):
+    import warnings
+
+    from ..io import read_visium
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Project.create reports the sample's notes
+        return read_visium(visium)
 
 
 @main.command(name="config")

@@ -50,14 +50,21 @@ def spatial_graph(adata: AnnData, *, rings: int = 1) -> tuple[sparse.csr_matrix,
     # squidpy builds the graph on a bare AnnData so that nothing is written into the user's.
     bare = AnnData(obs=adata.obs[[]].copy(), obsm={K.SPATIAL_KEY: np.asarray(adata.obsm[K.SPATIAL_KEY])[:, :2]})
     scalefactors = _scalefactors(adata)
-    if {K.ARRAY_ROW, K.ARRAY_COL} <= set(adata.obs.columns):
-        n_neighs = _SQUARE_NEIGHBOURS if K.BIN_SIZE_UM in scalefactors else _HEX_NEIGHBOURS
-        result = sq.gr.spatial_neighbors_grid(bare, n_neighs=n_neighs, n_rings=rings, copy=True)
-        info = {"method": "grid", "n_neighs": n_neighs, "rings": rings}
-    else:
-        k = 3 * rings * (rings + 1)  # spots within `rings` rings of a hexagonal lattice
-        result = sq.gr.spatial_neighbors_knn(bare, n_neighs=k, copy=True)
-        info = {"method": "knn", "n_neighs": k, "rings": rings}
+    # squidpy announces every graph at INFO through spatialdata's logger; our caller logs what matters.
+    chatty = logging.getLogger("spatialdata._logging")
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)
+    try:
+        if {K.ARRAY_ROW, K.ARRAY_COL} <= set(adata.obs.columns):
+            n_neighs = _SQUARE_NEIGHBOURS if K.BIN_SIZE_UM in scalefactors else _HEX_NEIGHBOURS
+            result = sq.gr.spatial_neighbors_grid(bare, n_neighs=n_neighs, n_rings=rings, copy=True)
+            info = {"method": "grid", "n_neighs": n_neighs, "rings": rings}
+        else:
+            k = 3 * rings * (rings + 1)  # spots within `rings` rings of a hexagonal lattice
+            result = sq.gr.spatial_neighbors_knn(bare, n_neighs=k, copy=True)
+            info = {"method": "knn", "n_neighs": k, "rings": rings}
+    finally:
+        chatty.setLevel(level)
     graph = sparse.csr_matrix(result.connectivities, dtype=np.float32)
     graph.setdiag(0)
     graph.eliminate_zeros()

@@ -162,8 +162,8 @@ def _check_bin_size(bin_size: object) -> None:
 
 
 def _warn(notes: list[str], message: str) -> None:
-    """Log a warning now and keep it for :func:`read_visium` to raise at the caller's line."""
-    logger.warning(message)
+    """Log it now (kept even if an error follows) and keep it for :func:`read_visium` to warn at the caller's line."""
+    logger.info(message)
     notes.append(message)
 
 

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import unicodedata
 import uuid
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -201,7 +202,10 @@ class Project:
         if self._adata is None:
             from ..io import read_visium
 
-            self._adata = read_visium(self.sample.visium, fullres_image=self.sample.image)
+            with warnings.catch_warnings():
+                # The reader's notes on this sample (e.g. "lowres only") were shown at init.
+                warnings.simplefilter("ignore", UserWarning)
+                self._adata = read_visium(self.sample.visium, fullres_image=self.sample.image)
         return self._adata
 
     @cached_property
