@@ -59,8 +59,12 @@ class SpotImage:
     _pixels: Any = None
     _axes: str = "YXS"
 
-    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        """Pixels of rows ``y0:y1`` and columns ``x0:x1`` as uint8 RGB; outside the image is white."""
+    def read(self, rows: slice, cols: slice) -> np.ndarray:
+        """Pixels of ``rows`` x ``cols`` (slices without step, may reach past the edges) as uint8 RGB.
+
+        Whatever lies outside the image is white, like the glass around tissue.
+        """
+        y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
         out = np.full((y1 - y0, x1 - x0, 3), _BACKGROUND, dtype=np.uint8)
         height, width = self.shape
         cy0, cy1, cx0, cx1 = max(y0, 0), min(y1, height), max(x0, 0), min(x1, width)
@@ -98,7 +102,7 @@ class SpotImage:
             return self._pixels[::step, ::step], 1.0 / step
         # Strips of 32 output rows: a whole-slide image is never decoded at once.
         rows = [
-            self.read(y, min(y + step * 32, self.shape[0]), 0, self.shape[1])[::step, ::step]
+            self.read(slice(y, min(y + step * 32, self.shape[0])), slice(0, self.shape[1]))[::step, ::step]
             for y in range(0, self.shape[0], step * 32)
         ]
         return np.concatenate(rows), 1.0 / step
@@ -238,7 +242,7 @@ class SpotPatches:
         # One pixel of margin so that bilinear sampling at the box edge sees real neighbours.
         x0, y0 = math.floor(box[0]) - 1, math.floor(box[1]) - 1
         x1, y1 = math.ceil(box[2]) + 1, math.ceil(box[3]) + 1
-        region = Image.fromarray(self.image.read(y0, y1, x0, x1))
+        region = Image.fromarray(self.image.read(slice(y0, y1), slice(x0, x1)))
         patch = region.resize(
             (self.size, self.size),
             Image.Resampling.BILINEAR,
