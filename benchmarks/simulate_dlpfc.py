@@ -24,16 +24,11 @@ from activespot.loop import sample_blocks
 from activespot.simulate import read_truth, simulate, supervised_ceiling
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "visium"
-SHARED = Path("/work/shared/data/visium")
 TARGETS = {165: 0.85, 605: 0.93}
 
 
-def _section(name: str) -> Path:
-    return DATA / name if (DATA / name).is_dir() else SHARED / name
-
-
 def run(name: str, config: Config, seeds: list[int]) -> dict:
-    folder = _section(name)
+    folder = DATA / name
     adata = read_visium(folder)
     truth = read_truth(folder / "ground_truth_layers.csv", column="layer", barcodes=adata.obs_names)
     blocks = sample_blocks(adata, config, progress=False)

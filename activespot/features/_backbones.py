@@ -57,6 +57,20 @@ _SHOWN_KEYS = 5
 # built, so that the registry itself can be read without importing torch or timm.
 _SWIGLU = "timm.layers.SwiGLUPacked"
 _SILU = "torch.nn.SiLU"
+# ViT-g/14-style trunk shared by UNI2-h and H-optimus-0 (their model cards); depth and registers differ.
+_GIANT_SWIGLU_VIT = {
+    "img_size": 224,
+    "patch_size": 14,
+    "num_heads": 24,
+    "init_values": 1e-5,
+    "embed_dim": 1536,
+    "mlp_ratio": 2.66667 * 2,
+    "num_classes": 0,
+    "no_embed_class": True,
+    "mlp_layer": _SWIGLU,
+    "act_layer": _SILU,
+    "dynamic_img_size": True,
+}
 
 
 @dataclass(frozen=True)
@@ -179,21 +193,7 @@ _REGISTRY: dict[str, Backbone] = {
         Backbone(
             name="uni2-h",
             timm_name="vit_giant_patch14_224",
-            timm_kwargs={
-                "img_size": 224,
-                "patch_size": 14,
-                "depth": 24,
-                "num_heads": 24,
-                "init_values": 1e-5,
-                "embed_dim": 1536,
-                "mlp_ratio": 2.66667 * 2,
-                "num_classes": 0,
-                "no_embed_class": True,
-                "mlp_layer": _SWIGLU,
-                "act_layer": _SILU,
-                "reg_tokens": 8,
-                "dynamic_img_size": True,
-            },
+            timm_kwargs={**_GIANT_SWIGLU_VIT, "depth": 24, "reg_tokens": 8},
             dim=1536,
             input_size=224,
             licence="cc-by-nc-nd-4.0",
@@ -203,21 +203,7 @@ _REGISTRY: dict[str, Backbone] = {
         Backbone(
             name="h-optimus-0",
             timm_name="vit_giant_patch14_reg4_dinov2",
-            timm_kwargs={
-                "img_size": 224,
-                "patch_size": 14,
-                "depth": 40,
-                "num_heads": 24,
-                "init_values": 1e-5,
-                "embed_dim": 1536,
-                "mlp_ratio": 2.66667 * 2,
-                "num_classes": 0,
-                "no_embed_class": True,
-                "mlp_layer": _SWIGLU,
-                "act_layer": _SILU,
-                "reg_tokens": 4,
-                "dynamic_img_size": True,
-            },
+            timm_kwargs={**_GIANT_SWIGLU_VIT, "depth": 40, "reg_tokens": 4},
             dim=1536,
             input_size=224,
             mean=(0.707223, 0.578729, 0.703617),
