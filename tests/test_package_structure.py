@@ -48,7 +48,8 @@ def test_signature_convention(qualname):
     assert len(positional) <= limit, f"{qualname}: {len(positional)} positional parameters, at most {limit}"
     if "copy" in names:
         copy = params[names.index("copy")]
-        assert copy.kind is inspect.Parameter.KEYWORD_ONLY and copy.default is False, qualname
+        assert copy.kind is inspect.Parameter.KEYWORD_ONLY, qualname
+        assert copy.default is False, qualname
 
 
 @pytest.mark.parametrize("qualname", sorted(CALLABLES))
