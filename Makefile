@@ -22,7 +22,11 @@ install: $(STAMP)
 demo: install
 	$(BIN)/activespot demo --out $(DEMO_OUT)
 
+# The browser test drives Debian's chromium (Playwright never downloads a browser); CI runs as root
+# on Debian, so install it there when missing. Elsewhere the browser test skips without it.
 test: install
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq chromium; fi
 	$(BIN)/ruff check activespot tests benchmarks app.py
 	$(BIN)/python -m pytest
 

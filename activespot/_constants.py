@@ -91,3 +91,36 @@ ROUND_KIND_INITIAL: Final = "initial_query"  # round info 'kind': k-means query 
 ROUND_KIND_TRAINED: Final = "trained"  # round info 'kind': model trained, predictions and next query
 QUERY_EXPORT: Final = "query_round_{round:04d}.csv"  # exports/: Loupe CSV of the spots to annotate next
 PREDICTION_EXPORT: Final = "predictions_round_{round:04d}.csv"  # exports/: Loupe CSV of every prediction
+
+# --- Cells (activespot.io._cells, activespot.cells: HALS-style cell annotation) -------------
+SAMPLE_KIND_VISIUM: Final = "visium"  # project sample kind: a Visium section (spots)
+SAMPLE_KIND_CELLS: Final = "cells"  # project sample kind: an H&E image with nuclei (cells)
+CELL_ID: Final = "cell_id"  # obs index name: one id per nucleus ("cell_00001", or the file's own id)
+CELL_BBOX_KEY: Final = "bbox"  # obsm: (x_min, y_min, x_max, y_max) half-open pixel box of each nucleus, NaN if unknown
+CELL_AREA: Final = "area_px"  # obs: nucleus area in pixels (NaN when only a centroid is known)
+CELL_SOURCE_CLASS: Final = "source_class"  # obs: class given by the nuclei file (QuPath, HoVer-Net type, CSV column)
+CELLS_UNS_KEY: Final = "activespot_cells"  # uns: provenance (image, nuclei file, format, detector parameters)
+CELL_FEATURES_KEY: Final = "X_cell"  # obsm: per-cell descriptor (morphometry + colour + local context)
+NUCLEI_FORMATS: Final = ("csv", "points", "geojson", "hovernet", "mask", "detector")  # nuclei sources read
+NUCLEI_DETECTOR: Final = "detector"  # nuclei format: found by the built-in scikit-image detector
+CELLS_CSV_EXPORT: Final = "cell_labels.csv"  # exports/: cell_id, x, y, label
+CELLS_GEOJSON_EXPORT: Final = "cell_labels.geojson"  # exports/: QuPath-compatible detections with classification
+CELL_ROUND_KIND: Final = "cells"  # round info 'kind': a cell classifier, its suggestions and the next region
+ROUND_SUGGESTIONS: Final = "suggestions"  # round table: cell_id -> label, confidence (like predictions)
+ROUND_REGION: Final = "region"  # round info entry: next region (x0, y0, x1, y1) and its cells
+
+# --- Review app (app.py, activespot.app; session-state keys live in activespot/app/_state.py) ---
+APP_SCRIPT: Final = "app.py"  # the Streamlit entry point at the repository root
+APP_HOST: Final = "127.0.0.1"  # `activespot app` binds here unless told otherwise (never all interfaces)
+APP_PORT: Final = 8501  # default port of `activespot app`
+APP_UPLOAD_LIMIT_MB: Final = 50  # largest Loupe/truth CSV the app accepts (a whole-slide CSV is a few MB)
+APP_QUERY_ANNOTATOR: Final = "annotator"  # URL query parameter that keeps the annotator's name across reloads
+
+# --- Cross-sample transfer, agreement and review (activespot.transfer) -----------------------
+ROUND_KIND_TRANSFERRED: Final = "transferred"  # round info 'kind': model trained on another sample's labels
+MODEL_ROUND_KINDS: Final = (ROUND_KIND_TRAINED, ROUND_KIND_TRANSFERRED)  # round kinds holding a model + predictions
+BATCH_KEY: Final = "activespot_sample"  # harmonypy meta column: which sample a spot comes from
+TRANSFER_UNS_KEY: Final = "activespot_transfer"  # uns (exported AnnData): the transfer's parameters, as JSON text
+TRANSFER_H5AD: Final = "transferred_round_{round:04d}.h5ad"  # exports/: target AnnData with transferred predictions
+LOUPE_REVIEW_CATEGORY: Final = "ActiveSpot Review"  # Loupe category of the consistency review
+REVIEW_EXPORT: Final = "review_after_round_{round:04d}.csv"  # exports/: labels the model disputes

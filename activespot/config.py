@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InputFileError
 
-__all__ = ["Config", "FeaturesConfig", "ModelConfig", "SelectConfig", "config_to_yaml", "load_config"]
+__all__ = ["CellsConfig", "Config", "FeaturesConfig", "ModelConfig", "SelectConfig", "config_to_yaml", "load_config"]
 
 
 class _Section(BaseModel):
@@ -73,12 +73,43 @@ class SelectConfig(_Section):
     top_fraction: float = Field(0.05, gt=0, le=1, description="Uncertain share of the pool kept before k-means.")
 
 
+class CellsConfig(_Section):
+    """Cell-level annotation of H&E images (HALS: live suggestions, Coreset regions)."""
+
+    patch_px: int = Field(40, ge=8, description="Side of each cell's patch in pixels (HALS: 40).")
+    patch_um: float | None = Field(
+        None, gt=0, description="Side of each cell's patch in µm; replaces patch_px when the pixel size is known."
+    )
+    microns_per_pixel: float | None = Field(None, gt=0, description="Pixel size of the image, when known.")
+    backbone: str = Field("descriptor", description="Cell patch backbone; 'descriptor' is the weight-free default.")
+    weights: str | None = Field(None, description="Local weights file or hf-hub id for the backbone.")
+    hidden: int = Field(32, ge=1, description="Width of each hidden layer of the cell classifier (HALS: 32).")
+    n_layers: int = Field(2, ge=1, description="Hidden layers of the cell classifier (HALS: 2).")
+    alpha: float = Field(1.0, ge=0, description="L2 penalty of the cell classifier (few labels overfit 2 x 32 units).")
+    max_iter: int = Field(200, ge=1, description="L-BFGS iterations per (re)training.")
+    retrain_every: int = Field(5, ge=1, description="Retrain on all labels each time this many new labels arrive.")
+    min_labels_per_class: int = Field(
+        10, ge=1, description="Suggestions are shown once every class has this many labels."
+    )
+    coreset_size: int = Field(20, ge=1, description="Cells Coreset (k-center greedy) picks before a region is chosen.")
+    region_px: int = Field(256, ge=16, description="Side of the region to annotate next, in pixels (HALS: 256).")
+    validation_fraction: float = Field(
+        0.3, gt=0, lt=1, description="Simulation: cells held out to measure effectiveness (never annotated)."
+    )
+    effectiveness_labels: list[int] = Field(
+        [10, 200, 10], description="Simulation: first, last and step of N, the labels the effectiveness model sees."
+    )
+    effectiveness_repeats: int = Field(10, ge=1, description="Simulation: retrains averaged for each N.")
+    seed: int = 0
+
+
 class Config(_Section):
     """Everything a project can be configured with."""
 
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
+    cells: CellsConfig = Field(default_factory=CellsConfig)
 
     def to_dict(self, *, exclude_defaults: bool = False) -> dict[str, Any]:
         """Plain dict, e.g. for YAML; ``exclude_defaults`` keeps only the overrides."""

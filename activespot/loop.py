@@ -277,7 +277,7 @@ def suggest(project: Project, *, n: int | None = None) -> Suggestion:
     labelled = np.zeros(barcodes.size, dtype=bool)
     labelled[labelled_positions(_labels_array(project, barcodes))] = True
     latest = project.latest_round()
-    if latest is not None and latest.info.get("kind") == K.ROUND_KIND_TRAINED:
+    if latest is not None and latest.info.get("kind") in K.MODEL_ROUND_KINDS:
         picked = _query(
             config,
             latest.load_array(K.ROUND_PROBABILITIES),
@@ -348,7 +348,7 @@ def run_round(project: Project) -> RoundSummary:
         raise ProjectError(msg)
     latest = project.latest_round()
     # initial-query rounds exist only before the first trained round, so this is the last model
-    previous = latest if latest is not None and latest.info.get("kind") == K.ROUND_KIND_TRAINED else None
+    previous = latest if latest is not None and latest.info.get("kind") in K.MODEL_ROUND_KINDS else None
     model = make_classifier(config.model)
     if previous is not None and config.model.warm_start and K.ROUND_MODEL in previous.files:
         model = FusedMLPClassifier.from_bytes(previous.load_file(K.ROUND_MODEL)).set_params(

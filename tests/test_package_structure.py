@@ -10,7 +10,14 @@ import inspect
 
 import pytest
 
-SUBPACKAGES = ["activespot.io", "activespot.features", "activespot.model", "activespot.select", "activespot.project"]
+SUBPACKAGES = [
+    "activespot.io",
+    "activespot.features",
+    "activespot.model",
+    "activespot.select",
+    "activespot.project",
+    "activespot.transfer",
+]
 STRATEGY_MODULE = "activespot.select._strategies"
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 

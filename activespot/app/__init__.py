@@ -1,9 +1,29 @@
 """Streamlit pages for the review app (``app.py`` builds the navigation).
 
 Pages are thin: they read and write through :mod:`activespot.project` and never keep labels in
-session state alone, so a browser refresh loses nothing.
+session state alone, so a browser refresh loses nothing. Each page has a small file in
+``pages/`` (its own URL, addressable by ``AppTest.switch_page``) that calls a ``render_*``
+function here with the project and annotator ``app.py`` opened for the run.
 """
 
+from ._cells import render_cells
+from ._classes import render_classes
+from ._files import render_files
 from ._overview import render_overview
+from ._queue import render_queue
+from ._review import render_review
+from ._rounds import render_rounds
+from ._tissue import render_tissue
+from ._workload import render_workload
 
-__all__ = ["render_overview"]
+__all__ = [
+    "render_cells",
+    "render_classes",
+    "render_files",
+    "render_overview",
+    "render_queue",
+    "render_review",
+    "render_rounds",
+    "render_tissue",
+    "render_workload",
+]

@@ -1,87 +1,64 @@
-"""Overview page: the sample, its labels and predictions on the tissue, and label files in and out."""
+"""Overview page: where the project stands and what to do next."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-from .. import _constants as K
-from ..errors import ActivespotError
 from ..project import Project
-
-_UPLOAD_LIMIT_MB = 50
-
-
-@st.cache_resource(show_spinner="Reading the sample…")
-def _annotated(project_path: str, n_events: int, n_rounds: int):
-    """The sample with labels in obs; re-read only when the journal or rounds change."""
-    return Project.open(project_path).annotated_adata()
-
-
-def _tissue_figure(adata, color: str):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import squidpy as sq
-
-    library = adata.uns[K.LIBRARY_ID_KEY]
-    images = adata.uns[K.SPATIAL_KEY][library][K.IMAGES_KEY]
-    resolution = "hires" if "hires" in images else "lowres"
-    ax = sq.pl.spatial_scatter(
-        adata, color=color, img_res_key=resolution, na_color="#d9d9d9", frameon=False, title="", return_ax=True
-    )
-    return ax.figure
+from . import _data as D
 
 
 def render_overview(project: Project, *, annotator: str) -> None:
-    """Draw the overview page for ``project``."""
+    """Metrics, class counts in the class colours, and the next step."""
     details = project.info()
-    st.title("activespot")
-    st.caption(f"Project `{details['project']}` · sample `{details['sample']}`")
-    left, middle, right = st.columns(3)
-    left.metric("Spots", details["spots"])
-    middle.metric("Labelled", details["labelled"])
-    right.metric("Rounds", details["rounds"])
-
-    counts = {name: n for name, n in details["classes"].items()}
-    if counts:
-        st.subheader("Classes")
-        st.bar_chart(counts, horizontal=True)
-
-    adata = _annotated(str(project.path), details["events"], details["rounds"])
-    choices = [K.OBS_LABEL] + [c for c in (K.OBS_PREDICTION, K.OBS_CONFIDENCE) if c in adata.obs]
-    color = st.radio("Colour spots by", choices, horizontal=True, key="overview_color")
-    library = adata.uns.get(K.LIBRARY_ID_KEY)
-    if adata.uns.get(K.SPATIAL_KEY, {}).get(library, {}).get(K.IMAGES_KEY):
-        st.pyplot(_tissue_figure(adata, color), clear_figure=True)
-
-    st.subheader("Labels from Loupe Browser")
-    upload = st.file_uploader("Loupe category CSV (Barcode,<Category>)", type=["csv"], key="overview_upload")
-    if upload is not None and st.button("Import", key="overview_import"):
-        if upload.size > _UPLOAD_LIMIT_MB * 1024 * 1024:
-            st.error(f"{upload.name}: larger than {_UPLOAD_LIMIT_MB} MB; this is not a Loupe category CSV.")
-        else:
-            _import_upload(project, upload, annotator=annotator)
-
+    st.title("Overview")
+    st.caption(f"Sample `{details['sample']}` · project `{details['project']}`")
+    queue = D.query(project)
     labels = project.labels()
-    if len(labels):
-        from ..io import write_loupe_csv
+    done = int(pd.Index(queue).isin(labels.index).sum()) if queue else 0
+    a, b, c, d = st.columns(4)
+    a.metric("Spots", f"{details['spots']:,}")
+    b.metric("Labelled", f"{details['labelled']:,}", help="Spots with a current label (all annotators).")
+    c.metric("Queue", f"{done} / {len(queue)}", help="Spots asked by the latest round that are labelled.")
+    d.metric("Rounds", details["rounds"])
 
-        with tempfile.TemporaryDirectory() as folder:
-            path = write_loupe_csv(labels, Path(folder) / "labels.csv", category=K.LOUPE_LABEL_CATEGORY)
-            st.download_button("Download labels as Loupe CSV", path.read_bytes(), "activespot_labels.csv", "text/csv")
+    colors = D.class_colors(project.store.classes())
+    counts = details["classes"]
+    if counts:
+        st.subheader("Labels per class")
+        st.markdown(D.legend_html(counts, colors), unsafe_allow_html=True)
+        data = pd.DataFrame({"class": list(counts), "spots": list(counts.values())})
+        chart = (
+            alt.Chart(data)
+            .mark_bar()
+            .encode(
+                x=alt.X("spots:Q", title="labelled spots"),
+                y=alt.Y("class:N", sort=list(counts), title=None),
+                color=alt.Color(
+                    "class:N", scale=alt.Scale(domain=list(colors), range=list(colors.values())), legend=None
+                ),
+                tooltip=["class", "spots"],
+            )
+            .properties(height=28 * len(counts) + 20)
+        )
+        st.altair_chart(chart, width="stretch")
 
-
-def _import_upload(project: Project, upload, *, annotator: str) -> None:
-    # The uploaded name is shown to the user but never used as a path.
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "upload.csv"
-        path.write_bytes(upload.getvalue())
-        try:
-            summary = project.import_loupe(path, annotator=annotator)
-        except ActivespotError as err:
-            st.error(str(err).replace(str(path), upload.name))
-            return
-    st.success(f"Imported {summary.new} new and {summary.changed} changed labels from {upload.name}.")
+    st.subheader("Next step")
+    if not queue:
+        st.info("No spots asked yet: run `activespot suggest` (or the demo) to choose the first spots.")
+    elif done < len(queue):
+        st.page_link(
+            "activespot/app/pages/queue.py",
+            label=f"Label the queue: {len(queue) - done} spots left",
+            icon=":material/grid_view:",
+        )
+    else:
+        st.page_link(
+            "activespot/app/pages/rounds.py", label="Queue done: train the next round", icon=":material/model_training:"
+        )
+    if D.predictions(project) is not None:
+        st.page_link("activespot/app/pages/review.py", label="Review the predictions", icon=":material/fact_check:")
+    if details["annotators"]:
+        st.caption("Annotators: " + ", ".join(f"{who} ({n})" for who, n in details["annotators"].items()))

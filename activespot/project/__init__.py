@@ -2,5 +2,17 @@
 
 from ._project import Project, Round
 from ._store import LabelStore, Suggestion, check_class_name
+from ._workload import annotator_workload, queue_table, review_table, round_class_counts, round_history
 
-__all__ = ["LabelStore", "Project", "Round", "Suggestion", "check_class_name"]
+__all__ = [
+    "LabelStore",
+    "Project",
+    "Round",
+    "Suggestion",
+    "annotator_workload",
+    "check_class_name",
+    "queue_table",
+    "review_table",
+    "round_class_counts",
+    "round_history",
+]

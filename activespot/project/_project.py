@@ -58,11 +58,16 @@ def default_annotator() -> str:
 class SampleRef:
     """Where the project's sample lives; paths are absolute so the project can be opened from anywhere."""
 
-    visium: str
+    visium: str = ""
     image: str | None = None
     library_id: str | None = None
     n_spots: int = 0
     n_genes: int = 0
+    # A cell project (HALS) has an H&E image and its nuclei instead of a Visium folder; n_spots
+    # then counts cells. Older project.yaml files have neither key and read as Visium.
+    kind: str = K.SAMPLE_KIND_VISIUM
+    nuclei: str | None = None
+    nuclei_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,8 +179,58 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, path: str | Path) -> Project:
-        """Open an existing project folder."""
+    def create_cells(
+        cls,
+        path: str | Path,
+        *,
+        image: str | Path,
+        nuclei: str | Path | None = None,
+        nuclei_format: str | None = None,
+        classes: Iterable[str] = (),
+        config: Config | None = None,
+        annotator: str | None = None,
+    ) -> Project:
+        """Create a cell-annotation project for an H&E image and its nuclei (HALS).
+
+        The image and nuclei are read and validated first (without ``nuclei`` the built-in
+        detector runs and the project records that); the folder appears only when complete.
+
+        Raises
+        ------
+        InputFileError
+            The image or nuclei file cannot be read (the message names the file and the problem).
+        ProjectError
+            ``path`` already exists and is not empty, or a class name is invalid.
+        """
+        from ..io import read_cells
+
+        path, classes = _check_new_project(path, classes)
+        config = config or Config()
+        adata = read_cells(
+            image, nuclei, nuclei_format=nuclei_format, microns_per_pixel=config.cells.microns_per_pixel, progress=False
+        )
+        info = adata.uns[K.CELLS_UNS_KEY]
+        sample = SampleRef(
+            image=str(Path(image).absolute()),
+            n_spots=int(adata.n_obs),
+            kind=K.SAMPLE_KIND_CELLS,
+            nuclei=info["nuclei"],
+            nuclei_format=info["nuclei_format"],
+        )
+        _build_project_folder(path, sample, config, classes, annotator=annotator or default_annotator())
+        project = cls(path, sample=sample, config=config)
+        project._adata = adata
+        logger.info("created cell project %s for %s (%d cells, %s)", path, image, adata.n_obs, sample.nuclei_format)
+        return project
+
+    @classmethod
+    def open(cls, path: str | Path, *, sample: Any = None) -> Project:
+        """Open an existing project folder.
+
+        ``sample`` is this project's sample already read with :meth:`load_sample` by another
+        ``Project`` object (the review app keeps one per project); it is used instead of being
+        read again. It is shared, not copied.
+        """
         path = Path(path).absolute()
         manifest = path / K.PROJECT_FILE
         if not manifest.is_file():
@@ -183,11 +238,12 @@ class Project:
             raise ProjectError(msg)
         try:
             raw = yaml.safe_load(manifest.read_text(encoding="utf-8"))
-            sample = SampleRef(**raw["sample"])
+            sample_ref = SampleRef(**raw["sample"])
             config = Config().updated(raw.get("config") or {})
         except Exception as err:
             raise InputFileError(manifest, f"project file is damaged ({err})", "restore it from a backup") from None
-        project = cls(path, sample=sample, config=config)
+        project = cls(path, sample=sample_ref, config=config)
+        project._adata = sample
         project._discard_unfinished_rounds()
         return project
 
@@ -199,6 +255,16 @@ class Project:
     # -- sample ----------------------------------------------------------------------------------
     def load_sample(self) -> Any:
         """The sample as AnnData (read once per Project object)."""
+        if self._adata is None and self.sample.kind == K.SAMPLE_KIND_CELLS:
+            from ..io import read_cells
+
+            self._adata = read_cells(
+                self.sample.image,
+                self.sample.nuclei,
+                nuclei_format=self.sample.nuclei_format if self.sample.nuclei else None,
+                microns_per_pixel=self.config.cells.microns_per_pixel,
+                progress=False,
+            )
         if self._adata is None:
             from ..io import read_visium
 
@@ -445,6 +511,42 @@ class Project:
             adata.obs[K.OBS_CONFIDENCE] = predictions["confidence"].reindex(adata.obs_names).astype(float)
         adata.uns["activespot"] = {"project": str(self.path), "version": __version__}
         return adata
+
+
+def _check_new_project(path: str | Path, classes: Iterable[str]) -> tuple[Path, list[str]]:
+    """Absolute project path (absent or an empty folder) and the checked, de-duplicated classes."""
+    path = Path(path).absolute()
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        msg = f"{path}: already exists and is not empty; choose a new project folder"
+        raise ProjectError(msg)
+    classes = list(dict.fromkeys(classes))
+    for name in classes:
+        try:
+            check_class_name(name)
+        except ValueError as err:
+            msg = f"--classes: {err}"
+            raise ProjectError(msg) from None
+    return path, classes
+
+
+def _build_project_folder(path: Path, sample: SampleRef, config: Config, classes: list[str], *, annotator: str) -> None:
+    """Build the project in a staging folder and rename it into place, so it appears complete or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.creating-"))
+    try:
+        for sub in (K.FEATURES_DIR, K.ROUNDS_DIR, K.EXPORTS_DIR):
+            (staging / sub).mkdir()
+        with LabelStore(staging / K.DATABASE_FILE, create=True) as store:
+            if classes:
+                store.add_classes(classes, annotator=annotator)
+        _write_manifest(staging, sample, config)
+        if path.exists():
+            path.rmdir()  # empty, checked before
+        staging.rename(path)
+        fsync_dir(path.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _loose(name: str) -> str:

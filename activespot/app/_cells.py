@@ -1,0 +1,162 @@
+"""Cells page (HALS): the current region with its nuclei coloured by suggestion, accept or correct, next region.
+
+Thin over :mod:`activespot.cells`: every label is stored in the project's journal the moment a
+button is pressed (with the suggestion that was on screen), so a refresh loses nothing; the
+classifier is retrained by :func:`activespot.cells.cell_round` whenever ``retrain_every`` new
+labels have arrived or the region is done.
+
+Widget keys (all prefixed ``cells_``): ``cells_editor`` (the table of the region's cells, whose
+``label`` column is edited to correct), ``cells_save`` (store the table's labels),
+``cells_accept_all`` (store every shown suggestion of the region), ``cells_next`` (retrain and
+move to the next region now).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from .. import _constants as K
+from ..errors import ActivespotError
+
+__all__ = ["render_cells"]
+
+_PALETTE = [(228, 26, 28), (55, 126, 184), (77, 175, 74), (152, 78, 163), (255, 127, 0), (166, 86, 40), (247, 129, 191)]
+_NO_SUGGESTION = (255, 255, 255)
+_DISPLAY_SIDE = 640
+
+
+def _colours(classes: list[str]) -> dict[str, tuple[int, int, int]]:
+    return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(classes)}
+
+
+def _region_picture(project, adata, current, labels: pd.Series, colours: dict[str, tuple[int, int, int]]):
+    """The region's pixels with each nucleus marked: ring = suggestion, filled dot = label given."""
+    from PIL import Image, ImageDraw
+
+    from ..io import open_cell_image
+
+    x0, y0, x1, y1 = current.region.box
+    pixels = open_cell_image(project.sample.image).read(slice(y0, y1), slice(x0, x1))
+    scale = _DISPLAY_SIDE / max(x1 - x0, y1 - y0)
+    picture = Image.fromarray(pixels).resize((round((x1 - x0) * scale), round((y1 - y0) * scale)), Image.NEAREST)
+    draw = ImageDraw.Draw(picture)
+    xy = adata.obsm[K.SPATIAL_KEY]
+    inside = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1))
+    shown = len(current.suggestions) and bool(current.suggestions["shown"].all())
+    for i in inside:
+        cell = adata.obs_names[i]
+        cx, cy = (xy[i, 0] - x0) * scale, (xy[i, 1] - y0) * scale
+        radius = 4 * scale
+        suggestion = current.suggestions["label"].get(cell) if shown else None
+        draw.ellipse(
+            [cx - radius, cy - radius, cx + radius, cy + radius],
+            outline=colours.get(suggestion, _NO_SUGGESTION),
+            width=max(2, round(scale)),
+        )
+        if cell in labels.index:
+            dot = radius / 2.5
+            draw.ellipse([cx - dot, cy - dot, cx + dot, cy + dot], fill=colours.get(labels[cell], _NO_SUGGESTION))
+    return picture
+
+
+def render_cells(project, *, annotator: str) -> None:
+    """Draw the cells page of a cell project.
+
+    Parameters
+    ----------
+    project
+        A cell project (:meth:`activespot.project.Project.create_cells`); for a Visium project the
+        page says so and stops.
+    annotator
+        Name stored with every label given on this page.
+    """
+    from ..cells import cell_round, cell_workload, label_cells, latest_cell_round, load_cells, needs_new_round
+
+    st.title("Cells")
+    if project.sample.kind != K.SAMPLE_KIND_CELLS:
+        st.info("This project annotates Visium spots; create a cell project with `activespot cells init`.")
+        return
+    if project.sample.nuclei_format == K.NUCLEI_DETECTOR:
+        st.warning("Nuclei were found by the built-in detector (scikit-image watershed), not read from a file.")
+    try:
+        with st.spinner("Describing cells…"):
+            adata = load_cells(project)
+        current = latest_cell_round(project)
+        if st.button("Next region", key="cells_next") or needs_new_round(project, current):
+            with st.spinner("Training on every label and choosing the next region…"):
+                current = cell_round(project)
+    except ActivespotError as err:
+        st.error(str(err))
+        return
+
+    classes = project.store.classes()
+    colours = _colours(classes)
+    labels = project.labels()
+    position = pd.Series(np.arange(adata.n_obs), index=adata.obs_names)
+    cells = [c for c in adata.obs_names[list(current.region.cells)] if c not in labels.index]
+    shown = len(current.suggestions) and bool(current.suggestions["shown"].all())
+    x0, y0, x1, y1 = current.region.box
+    st.caption(
+        f"Round {current.number} · region x {x0}–{x1}, y {y0}–{y1} · {len(cells)} cells to label · "
+        f"model trained on {current.n_trained} labels"
+    )
+    if not shown:
+        needed = project.config.cells.min_labels_per_class
+        st.info(f"Suggestions appear once every class has {needed} labels; label these cells by hand for now.")
+
+    left, right = st.columns([3, 2])
+    left.image(_region_picture(project, adata, current, labels, colours), caption="ring: suggestion · dot: label")
+    legend = " ".join(f"<span style='color:rgb{colours[c]}'>●</span> {c}" for c in classes)
+    left.markdown(legend, unsafe_allow_html=True)
+
+    table = pd.DataFrame(
+        {
+            K.CELL_ID: cells,
+            "x": [round(float(adata.obsm[K.SPATIAL_KEY][position[c], 0]), 1) for c in cells],
+            "y": [round(float(adata.obsm[K.SPATIAL_KEY][position[c], 1]), 1) for c in cells],
+            "suggestion": [current.suggestions["label"].get(c) if shown else None for c in cells],
+            "label": [current.suggestions["label"].get(c) if shown else None for c in cells],
+        }
+    )
+    edited = right.data_editor(
+        table,
+        key="cells_editor",
+        hide_index=True,
+        disabled=[K.CELL_ID, "x", "y", "suggestion"],
+        column_config={"label": st.column_config.SelectboxColumn("label", options=classes)},
+    )
+    save, accept = right.columns(2)
+    if save.button("Save labels", key="cells_save", disabled=not cells):
+        given = {str(r[K.CELL_ID]): str(r["label"]) for _, r in edited.iterrows() if isinstance(r["label"], str)}
+        _store(project, given, annotator=annotator, current=current, label_cells=label_cells)
+    if accept.button("Accept all", key="cells_accept_all", disabled=not (shown and cells)):
+        given = {c: str(current.suggestions.loc[c, "label"]) for c in cells}
+        _store(project, given, annotator=annotator, current=current, label_cells=label_cells)
+
+    st.subheader("Workload")
+    events, actions = project.store.events(), project.store.actions()
+    overall = cell_workload(events, by="all", actions=actions) if len(events) else pd.DataFrame()
+    metrics = st.columns(4)
+    row = overall.iloc[0] if len(overall) else None
+    metrics[0].metric("Labels", int(row["labels"]) if row is not None else 0)
+    metrics[1].metric("Suggestions shown", int(row["suggestions_shown"]) if row is not None else 0)
+    metrics[2].metric("Corrected", int(row["corrected"]) if row is not None else 0)
+    reduction = row["workload_reduction"] if row is not None else float("nan")
+    metrics[3].metric("Workload reduction", "–" if pd.isna(reduction) else f"{reduction:.1%}")
+    if len(events):
+        st.dataframe(cell_workload(events, by="annotator", actions=actions))
+
+
+def _store(project, given: dict[str, str], *, annotator: str, current, label_cells) -> None:
+    if not given:
+        st.warning("No labels chosen yet.")
+        return
+    try:
+        counts = label_cells(project, given, annotator=annotator, current=current)
+    except ActivespotError as err:
+        st.error(str(err))
+        return
+    st.success(", ".join(f"{n} {source}" for source, n in counts.items() if n) + " stored.")
+    st.rerun()

@@ -1,0 +1,304 @@
+"""What the pages share: the open project, cached heavy objects, class colours and actions.
+
+Heavy objects (the sample with its counts and features, the tissue image, spot crops, a round's
+predictions) are cached with ``st.cache_resource``/``st.cache_data`` keyed on the project folder
+and the round number, so an interaction never reloads them; :data:`LOADS` counts real loads so
+that tests and the benchmark can prove it. Labels are never cached: they are read from the
+journal on every run and written to it the moment they are given.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from .. import _constants as K
+from ..errors import ActivespotError
+from ..project import Project, Suggestion
+from . import _state as S
+
+logger = logging.getLogger(__name__)
+
+#: How often each cached object was really loaded in this server process (not served from cache).
+LOADS: Counter[str] = Counter()
+
+# Colour-blind-friendly palette (Okabe-Ito first, then Tableau); a class keeps its colour in every
+# view because colours follow the project's class order, which only grows.
+PALETTE = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#8C564B",
+    "#7F7F7F",
+    "#17BECF",
+    "#BCBD22",
+    "#9467BD",
+)
+UNLABELLED_COLOR = "#D9D9D9"
+CROP_SIZE = 168  # gallery crop side in screen pixels
+CROP_CONTEXT = 3.0  # crop side as a multiple of the spot diameter (the ring marks the spot)
+
+
+# --- the project of this run ------------------------------------------------------------------
+@st.cache_resource(show_spinner="Reading the sample…", max_entries=4)
+def load_sample(project_path: str) -> Any:
+    """The project's sample (AnnData), read once per server process; features are added to it in place."""
+    LOADS["sample"] += 1
+    sample = Project.open(project_path).load_sample()
+    _READY.add(project_path)
+    return sample
+
+
+_WARMING: set[str] = set()
+_READY: set[str] = set()  # projects whose sample is in the cache
+_WARMING_LOCK = threading.Lock()
+
+
+def warm_up(project_path: str) -> None:
+    """Read the sample and the tissue image in a background thread, once per project and process.
+
+    The first page shows at once; by the time the annotator labels a spot or opens the tissue
+    view, the cached objects are ready (a page that needs them sooner waits for the same load).
+    """
+    project_path = str(Path(project_path).absolute())
+    with _WARMING_LOCK:
+        if project_path in _WARMING:
+            return
+        _WARMING.add(project_path)
+
+    def _load() -> None:
+        try:
+            load_sample(project_path)
+            tissue_image(project_path)
+        except Exception:  # the page that needs the object will load it again and show the error
+            logger.exception("background loading of %s failed", project_path)
+            with _WARMING_LOCK:
+                _WARMING.discard(project_path)
+
+    threading.Thread(target=_load, name="activespot-warm-up", daemon=True).start()
+
+
+def open_project(project_path: str, *, wait: bool = True) -> Project:
+    """A fresh :class:`Project` (its own database connection) sharing the cached sample.
+
+    With ``wait=False`` the sample is attached only if it is already loaded: enough for pages
+    that show the journal; pages that need spots call this again with ``wait=True``.
+    """
+    path = str(Path(project_path).absolute())
+    if wait or path in _READY:
+        return Project.open(path, sample=load_sample(path))
+    return Project.open(path)
+
+
+def current() -> tuple[Project, str]:
+    """The project and annotator ``app.py`` set for this run (pages call this)."""
+    return st.session_state[S.PROJECT], st.session_state.get(S.ANNOTATOR, "").strip()
+
+
+def class_colors(classes: list[str]) -> dict[str, str]:
+    """Colour of each class, stable across views (assigned in the project's class order)."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(classes)}
+
+
+def hex_to_rgb(color: str) -> list[int]:
+    """``'#rrggbb'`` to ``[r, g, b]``."""
+    return [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+
+
+def legend_html(counts: dict[str, int], colors: dict[str, str]) -> str:
+    """A compact legend: a coloured dot, the class name and its count, per class."""
+    chips = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin:0 14px 4px 0;white-space:nowrap">'
+        f'<span style="width:12px;height:12px;border-radius:50%;background:{colors.get(name, UNLABELLED_COLOR)};'
+        f'display:inline-block;margin-right:6px;border:1px solid #0003"></span>{_escape(name)}'
+        f'<span style="color:#888;margin-left:4px">{count}</span></span>'
+        for name, count in counts.items()
+    )
+    return f'<div data-testid="activespot-legend" style="line-height:1.9">{chips}</div>'
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- rounds -----------------------------------------------------------------------------------
+def round_numbers(project: Project) -> tuple[int | None, int | None]:
+    """(latest round with predictions, latest round with a query); cheap, from the journal only."""
+    rounds = project.store.rounds()
+    trained = [int(r.round) for r in rounds.itertuples() if f'"{K.ROUND_KIND_TRAINED}"' in (r.info or "")]
+    return (max(trained) if trained else None), (int(rounds["round"].max()) if len(rounds) else None)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def load_predictions(project_path: str, round_number: int) -> pd.DataFrame:
+    """The predictions table of a round (read once per round)."""
+    LOADS["predictions"] += 1
+    latest = Project.open(project_path).latest_round(containing=K.ROUND_PREDICTIONS)
+    if latest is None or latest.number != round_number:
+        msg = f"round {round_number} has no intact predictions"
+        raise ValueError(msg)
+    return latest.load_table(K.ROUND_PREDICTIONS)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def load_query(project_path: str, round_number: int) -> list[str]:
+    """The spots a round asks about, in order (read once per round)."""
+    LOADS["query"] += 1
+    latest = Project.open(project_path).latest_round(containing=K.ROUND_QUERY)
+    return [] if latest is None else [str(b) for b in latest.load_table(K.ROUND_QUERY).index]
+
+
+def predictions(project: Project) -> pd.DataFrame | None:
+    """The latest predictions table, from the cache."""
+    trained, _ = round_numbers(project)
+    return None if trained is None else load_predictions(str(project.path), trained)
+
+
+def query(project: Project) -> list[str]:
+    """The latest query, from the cache."""
+    _, latest = round_numbers(project)
+    return [] if latest is None else load_query(str(project.path), latest)
+
+
+# --- images -----------------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Preparing the tissue image…", max_entries=4)
+def tissue_image(project_path: str, max_side: int = 2000) -> dict[str, Any]:
+    """The H&E image as a PNG data URL with the geometry to place spots on it.
+
+    Returns ``url`` (``None`` without an image), ``width``/``height`` (pixels of the image shown),
+    ``x``/``y`` (spot centres in those pixels, in the sample's spot order) and ``radius`` (spot
+    radius in those pixels: ``spot_diameter_fullres`` × the image's scale factor / 2).
+    """
+    LOADS["image"] += 1
+    from PIL import Image
+
+    from ..features import select_image
+
+    adata = load_sample(project_path)
+    library = adata.uns[K.SPATIAL_KEY][adata.uns[K.LIBRARY_ID_KEY]]
+    coords = np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=np.float64)[:, :2]
+    diameter = float(library[K.SCALEFACTORS_KEY][K.SPOT_DIAMETER])
+    try:
+        image = select_image(adata)
+        pixels, factor = image.thumbnail(max_side)
+        scale = image.scale * factor
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(pixels[..., :3])).save(buffer, format="PNG", optimize=False)
+        url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        height, width = pixels.shape[:2]
+    except (ValueError, ActivespotError) as err:  # no usable image: spots on a blank canvas
+        logger.warning("tissue view without image: %s", err)
+        scale = 1.0
+        url = None
+        width, height = (int(np.ceil(coords[:, i].max() + diameter)) for i in (0, 1))
+    return {
+        "url": url,
+        "width": int(width),
+        "height": int(height),
+        "x": coords[:, 0] * scale + 0.5 * scale,
+        "y": coords[:, 1] * scale + 0.5 * scale,
+        "radius": diameter * scale / 2,
+    }
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _patches(project_path: str) -> Any:
+    LOADS["patches"] += 1
+    from ..features import SpotPatches
+
+    return SpotPatches(load_sample(project_path), size=CROP_SIZE, context_factor=CROP_CONTEXT)
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def spot_crop(project_path: str, barcode: str) -> bytes:
+    """PNG of the spot with its surroundings and a ring at the spot's true outline."""
+    from PIL import Image, ImageDraw
+
+    patches = _patches(project_path)
+    position = load_sample(project_path).obs_names.get_loc(barcode)
+    image = Image.fromarray(patches[int(position)][..., :3])
+    draw = ImageDraw.Draw(image)
+    radius = CROP_SIZE / CROP_CONTEXT / 2
+    centre = CROP_SIZE / 2
+    box = (centre - radius, centre - radius, centre + radius, centre + radius)
+    draw.ellipse(box, outline=(0, 0, 0), width=3)
+    draw.ellipse(box, outline=(255, 255, 255), width=1)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --- actions (called from widget callbacks; every label is stored at once) ---------------------
+def flash(kind: str, message: str) -> None:
+    """Show ``message`` (``'success'``, ``'info'`` or ``'error'``) at the top of the next run."""
+    st.session_state[S.FLASH] = (kind, message)
+
+
+def show_flash() -> None:
+    """Show and forget the message of the last action."""
+    kind, message = st.session_state.pop(S.FLASH, (None, None))
+    if kind == "error":
+        st.error(message, icon=":material/error:")
+    elif kind:
+        st.toast(message, icon=":material/check_circle:" if kind == "success" else ":material/info:")
+
+
+def _need_annotator(annotator: str) -> bool:
+    if annotator:
+        return True
+    flash("error", "Enter your name in the sidebar first: it is stored with every label.")
+    return False
+
+
+def label_spots(
+    project_path: str,
+    labels: dict[str, str],
+    *,
+    annotator: str,
+    source: str = K.SOURCE_MANUAL,
+    predicted: pd.DataFrame | None = None,
+) -> None:
+    """Store ``labels`` as one action; the model's suggestion shown for each spot is kept with it."""
+    if not _need_annotator(annotator) or not labels:
+        return
+    suggestions = {}
+    if predicted is not None:
+        known = predicted.reindex(list(labels)).dropna(subset=["label"])
+        suggestions = {b: Suggestion(str(r.label), float(r.confidence)) for b, r in known.iterrows()}
+    try:
+        open_project(project_path).add_labels(labels, annotator=annotator, source=source, suggestions=suggestions)
+    except (ActivespotError, ValueError) as err:
+        flash("error", str(err))
+        return
+    if len(labels) == 1:
+        barcode, label = next(iter(labels.items()))
+        flash("success", f"{barcode} → {label} ({source})")
+    else:
+        flash("success", f"{len(labels)} spots labelled ({source})")
+
+
+def undo_last(project_path: str, *, annotator: str) -> None:
+    """Undo this annotator's newest action (never someone else's)."""
+    if not _need_annotator(annotator):
+        return
+    project = open_project(project_path)
+    undone = project.store.undo(annotator=annotator, only_own=True)
+    if undone is None:
+        flash("info", f"Nothing of {annotator}'s to undo.")
+        return
+    events = project.store.events()
+    n = int((events["action_id"] == undone).sum())
+    flash("success", f"Undid your last action ({n} label{'s' if n != 1 else ''}).")

@@ -1,0 +1,86 @@
+"""Every Streamlit session-state and widget key of the review app, in one place.
+
+Session state holds only view settings and the last action's message: every label goes to the
+project's journal the moment it is given, so a refreshed browser loses nothing. Widget keys are
+what the tests address (``AppTest``'s ``key=`` lookups and the browser test's selectors).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- app-wide ---------------------------------------------------------------------------------
+PROJECT_PATH: Final = "project_path"  # text input: project folder when app.py was started without one
+ANNOTATOR: Final = "annotator"  # sidebar text input: who is labelling (stored with every event)
+PROJECT: Final = "project"  # the Project app.py opened for this run (re-opened every run; pages read it)
+FLASH: Final = "flash"  # (kind, message) shown once at the top of the next run, after an action
+TRUTH: Final = "truth"  # pandas Series barcode -> class of an attached truth file (not labels)
+TRUTH_NAME: Final = "truth_name"  # the uploaded truth file's name, shown only
+
+# --- tissue -----------------------------------------------------------------------------------
+TISSUE_COLOR: Final = "tissue_color"  # radio: colour spots by label / prediction / uncertainty / query
+TISSUE_OPACITY: Final = "tissue_opacity"  # slider: spot fill opacity
+TISSUE_CHART: Final = "tissue_chart"  # pydeck chart (hover shows spot details)
+
+# --- queue ------------------------------------------------------------------------------------
+QUEUE_CLASS_BUTTON: Final = "queue_label_{index}"  # button: label the current spot with class {index}
+QUEUE_SKIP: Final = "queue_skip"  # button: show the next unlabelled spot first
+QUEUE_SKIPPED: Final = "queue_skipped"  # list of barcodes skipped in this session (view order only)
+QUEUE_CARD: Final = "queue_card_{barcode}"  # segmented control on a gallery card: label that spot
+QUEUE_UNDO: Final = "queue_undo"  # button: undo the last action
+QUEUE_SHOW_DONE: Final = "queue_show_done"  # toggle: include already labelled spots in the gallery
+
+# --- review -----------------------------------------------------------------------------------
+REVIEW_ORDER: Final = "review_order"  # radio: least or most confident first
+REVIEW_FILTER: Final = "review_filter"  # selectbox: only spots predicted as one class
+REVIEW_UNLABELLED: Final = "review_unlabelled"  # toggle: hide spots that already have a label
+REVIEW_TABLE: Final = "review_table_{version}"  # dataframe with row selection (new key clears the selection)
+REVIEW_VERSION: Final = "review_version"  # int bumped after each action so the stale selection is dropped
+REVIEW_ACCEPT: Final = "review_accept"  # button: accept the selected predictions
+REVIEW_ACCEPT_TOP: Final = "review_accept_top"  # button: accept the N most confident shown
+REVIEW_TOP_N: Final = "review_top_n"  # number input: N for REVIEW_ACCEPT_TOP
+REVIEW_CORRECT_TO: Final = "review_correct_to"  # selectbox: class to correct the selected spots to
+REVIEW_CORRECT: Final = "review_correct"  # button: correct the selected spots
+REVIEW_UNDO: Final = "review_undo"  # button: undo the last action
+
+# --- rounds -----------------------------------------------------------------------------------
+ROUNDS_RUN: Final = "rounds_run"  # button: train the next round
+ROUNDS_TRUTH_UPLOAD: Final = "rounds_truth_upload"  # file uploader: a truth CSV (barcode, class)
+
+# --- files ------------------------------------------------------------------------------------
+FILES_UPLOAD: Final = "files_upload"  # file uploader: Loupe category CSV
+FILES_COLUMN: Final = "files_column"  # text input: category column when the CSV has several
+FILES_IMPORT: Final = "files_import"  # button: import the uploaded CSV
+FILES_DOWNLOAD_LABELS: Final = "files_download_labels"  # download button: labels as Loupe CSV
+FILES_DOWNLOAD_PREDICTIONS: Final = "files_download_predictions"  # download button: predictions as Loupe CSV
+FILES_DOWNLOAD_QUERY: Final = "files_download_query"  # download button: the current query as Loupe CSV
+FILES_PREPARE_H5AD: Final = "files_prepare_h5ad"  # button: write the annotated AnnData for download
+FILES_DOWNLOAD_H5AD: Final = "files_download_h5ad"  # download button: the annotated AnnData
+H5AD: Final = "h5ad_bytes"  # the prepared AnnData file (bytes) until it is downloaded or the session ends
+
+# --- classes ----------------------------------------------------------------------------------
+CLASSES_NEW: Final = "classes_new"  # text input: name of a class to add
+CLASSES_ADD: Final = "classes_add"  # button: add it
+CLASSES_RENAME_FROM: Final = "classes_rename_from"  # selectbox
+CLASSES_RENAME_TO: Final = "classes_rename_to"  # text input
+CLASSES_RENAME: Final = "classes_rename"  # button
+CLASSES_MERGE_FROM: Final = "classes_merge_from"  # selectbox
+CLASSES_MERGE_INTO: Final = "classes_merge_into"  # selectbox
+CLASSES_MERGE: Final = "classes_merge"  # button
+
+
+def review_table_key() -> str:
+    """Widget key of the review table in this run."""
+    import streamlit as st
+
+    return REVIEW_TABLE.format(version=st.session_state.get(REVIEW_VERSION, 0))
+
+
+def card_key(barcode: str) -> str:
+    """Widget key of the gallery card of ``barcode``."""
+    return QUEUE_CARD.format(barcode=barcode)
+
+
+def class_button_key(index: int) -> str:
+    """Widget key of the ``index``-th class button of the current queue spot."""
+    return QUEUE_CLASS_BUTTON.format(index=index)

@@ -1,0 +1,7 @@
+"""The files page (a thin file so that each page has its own URL; the code is in activespot.app)."""
+
+from activespot.app import render_files
+from activespot.app._data import current
+
+project, annotator = current()
+render_files(project, annotator=annotator)

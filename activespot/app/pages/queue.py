@@ -1,0 +1,7 @@
+"""The queue page (a thin file so that each page has its own URL; the code is in activespot.app)."""
+
+from activespot.app import render_queue
+from activespot.app._data import current
+
+project, annotator = current()
+render_queue(project, annotator=annotator)

@@ -1,0 +1,37 @@
+"""Cell-level annotation of H&E images (HALS): cell features, the live classifier, Coreset regions, workload.
+
+:func:`cell_features` describes every cell (``obsm['X_cell']``); :class:`CellClassifier` is HALS's
+two-layer head; :func:`should_retrain`, :func:`suggestions_ready` and :func:`choose_region` are
+the rules the tool follows; :func:`workload` reads the annotators' workload from the label journal;
+:func:`simulate_cells` measures workload reduction and effectiveness with a simulated annotator.
+"""
+
+from ._classifier import CellClassifier
+from ._features import cell_feature_names, cell_features, cell_patch_size
+from ._guide import Region, choose_region, coreset_picks, should_retrain, suggestions_ready
+from ._session import CellRound, cell_round, cell_workload, label_cells, latest_cell_round, load_cells, needs_new_round
+from ._simulate import SessionTrace, curve_auc, effectiveness_curve, simulate_cells, simulate_session
+
+__all__ = [
+    "CellClassifier",
+    "CellRound",
+    "Region",
+    "SessionTrace",
+    "cell_feature_names",
+    "cell_features",
+    "cell_patch_size",
+    "cell_round",
+    "cell_workload",
+    "choose_region",
+    "coreset_picks",
+    "curve_auc",
+    "effectiveness_curve",
+    "label_cells",
+    "latest_cell_round",
+    "load_cells",
+    "needs_new_round",
+    "should_retrain",
+    "simulate_cells",
+    "simulate_session",
+    "suggestions_ready",
+]

@@ -1,0 +1,295 @@
+"""Features of each cell: a patch around its centroid, described without weights or by a backbone.
+
+HALS embeds each cell's patch with a frozen backbone. Offline, a weight-free descriptor stands in:
+the nucleus is segmented inside its patch (haematoxylin above the image's Otsu threshold, the
+component under the centroid), then described by what pathologists look at — size and shape
+(area, eccentricity, solidity, …), stain (haematoxylin and eosin in the nucleus, in a ring of
+cytoplasm around it and in the whole patch) — and by its local context: how crowded the
+neighbourhood is and the mean description of the nearest neighbours (epithelium comes in glands
+of similar nuclei, lymphocytes in sheets of small dark ones).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from anndata import AnnData
+
+from .. import _constants as K
+
+__all__ = ["cell_feature_names", "cell_features", "cell_patch_size"]
+
+logger = logging.getLogger(__name__)
+
+_SHAPE = ("log_area", "perimeter2_per_area", "eccentricity", "solidity", "extent", "minor_axis", "found")
+_CHANNELS = ("h", "e", "red", "green", "blue")
+_NUCLEUS_STATS = ("mean", "std", "q10", "q50", "q90")
+_STAIN = (*(f"{c}_nucleus_{s}" for c in _CHANNELS for s in _NUCLEUS_STATS), "h_ring", "e_ring")
+# Context around the nucleus at three scales (fractions of the patch side): how much pale lumen or
+# mucin, haematoxylin, eosin and brightness surrounds it — what tells a gland-lining nucleus
+# from one in the stroma when the nuclei themselves look alike.
+_CONTEXT_SCALES = (0.25, 0.5, 1.0)
+_CONTEXT = tuple(f"{q}_within_{s}" for s in _CONTEXT_SCALES for q in ("pale", "h", "e", "grey"))
+_PALE = 0.8  # grey level above which a pixel is lumen, mucin or glass
+_CROWD = ("neighbours_r1", "neighbours_r2", "nn_distance_mean")
+
+
+def cell_patch_size(adata: AnnData, *, patch_px: int = 40, patch_um: float | None = None) -> int:
+    """Side of a cell's patch in pixels: ``patch_um`` converted when the pixel size is known, else ``patch_px``.
+
+    Parameters
+    ----------
+    adata
+        Cells from :func:`activespot.io.read_cells` (``uns['activespot_cells']['microns_per_pixel']``).
+    patch_px
+        Side in pixels (HALS: 40).
+    patch_um
+        Side in µm; used only when the pixel size is known.
+    """
+    mpp = (adata.uns.get(K.CELLS_UNS_KEY) or {}).get("microns_per_pixel")
+    if patch_um is not None and mpp:
+        return max(8, round(patch_um / float(mpp)))
+    return int(patch_px)
+
+
+def cell_feature_names() -> list[str]:
+    """Name of every column of the descriptor (shape, stain in and around the nucleus, context, crowding)."""
+    return list(_SHAPE) + list(_STAIN) + list(_CONTEXT) + list(_CROWD)
+
+
+def cell_features(
+    adata: AnnData,
+    image: Any = None,
+    *,
+    patch_px: int = 40,
+    backbone: str = K.DESCRIPTOR_BACKBONE,
+    weights: str | Path | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+    copy: bool = False,
+) -> AnnData | None:
+    """Describe every cell and store the result in ``obsm['X_cell']``.
+
+    Parameters
+    ----------
+    adata
+        Cells from :func:`activespot.io.read_cells`.
+    image
+        The image (from :func:`activespot.io.open_cell_image`); ``None`` opens the one recorded
+        in ``uns['activespot_cells']``.
+    patch_px
+        Patch side in pixels (see :func:`cell_patch_size` for µm).
+    backbone
+        ``"descriptor"`` (weight-free, the offline default) or a name from
+        :func:`activespot.features.list_backbones`, whose embedding replaces the stain and shape
+        columns (crowding and neighbour means are added to it as well).
+    weights
+        Weights of the backbone (file or Hub id).
+    batch_size
+        Patches per forward pass of a backbone.
+    progress
+        Show a progress bar.
+    copy
+        Return a new AnnData instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the new AnnData when ``copy``. Writes ``obsm['X_cell']`` (float32) and
+    ``uns['activespot_cells']['features']`` (backbone, patch size, column names).
+    """
+    from ..io import open_cell_image
+
+    if patch_px < 8:
+        msg = f"`patch_px` must be at least 8 pixels; got {patch_px}."
+        raise ValueError(msg)
+    adata = adata.copy() if copy else adata
+    if image is None:
+        image = open_cell_image(adata.uns[K.CELLS_UNS_KEY]["image"])
+    xy = np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=float)
+    if backbone == K.DESCRIPTOR_BACKBONE:
+        outlines = _Outlines(adata)
+        own = _describe_cells(image, xy, outlines, patch_px=patch_px, progress=progress)
+        names = list(_SHAPE) + list(_STAIN) + list(_CONTEXT)
+    else:
+        own = _embed_cells(image, xy, patch_px=patch_px, backbone=backbone, weights=weights, batch_size=batch_size,
+                           progress=progress)  # fmt: skip
+        names = [f"{backbone}_{i}" for i in range(own.shape[1])]
+    features = np.concatenate([own, _crowding(xy, radius=patch_px)], axis=1).astype(np.float32)
+    adata.obsm[K.CELL_FEATURES_KEY] = features
+    names = names + list(_CROWD)
+    info = dict(adata.uns.get(K.CELLS_UNS_KEY) or {})
+    info["features"] = {"backbone": backbone, "patch_px": int(patch_px), "columns": names}
+    adata.uns[K.CELLS_UNS_KEY] = info
+    logger.info("added obsm[%r] (%d cells x %d features, %s)", K.CELL_FEATURES_KEY, *features.shape, backbone)
+    return adata if copy else None
+
+
+def _crop(image: Any, x: float, y: float, side: int) -> np.ndarray:
+    x0, y0 = round(x - side / 2), round(y - side / 2)
+    return image.read(slice(y0, y0 + side), slice(x0, x0 + side))
+
+
+class _Outlines:
+    """Where each nucleus's outline comes from: the instance mask, else its box, else the stain alone.
+
+    An instance mask (``read_cells`` with a mask) gives the exact nucleus; a box (CSV, HoVer-Net,
+    GeoJSON) confines the haematoxylin blob to the nucleus; a bare centroid takes the blob under it,
+    which merges touching nuclei — so shape features are only as good as the input allows.
+    """
+
+    def __init__(self, adata: AnnData):
+        info = adata.uns.get(K.CELLS_UNS_KEY) or {}
+        self.mask = None
+        if info.get("nuclei_format") == "mask" and info.get("nuclei"):
+            from ..io._cells import _read_mask
+
+            self.mask = _read_mask(Path(info["nuclei"]))
+            self.ids = np.array([int(name) if str(name).isdigit() else -1 for name in adata.obs_names])
+        self.boxes = np.asarray(adata.obsm[K.CELL_BBOX_KEY], dtype=float) if K.CELL_BBOX_KEY in adata.obsm else None
+
+    def restrict(self, i: int, x0: int, y0: int, side: int) -> tuple[np.ndarray | None, bool]:
+        """Pixels of the patch (top-left ``x0, y0``) the nucleus may occupy (``None``: anywhere), and whether exact."""
+        if self.mask is not None and self.ids[i] > 0:
+            out = np.zeros((side, side), dtype=bool)
+            h, w = self.mask.shape
+            cy0, cy1, cx0, cx1 = max(y0, 0), min(y0 + side, h), max(x0, 0), min(x0 + side, w)
+            if cy0 < cy1 and cx0 < cx1:
+                out[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = self.mask[cy0:cy1, cx0:cx1] == self.ids[i]
+            if out.sum() >= 4:
+                return out, True
+        if self.boxes is not None and np.isfinite(self.boxes[i]).all():
+            bx0, by0, bx1, by1 = self.boxes[i]
+            rr, cc = np.ogrid[y0 : y0 + side, x0 : x0 + side]
+            return (rr >= by0) & (rr < by1) & (cc >= bx0) & (cc < bx1), False
+        return None, False
+
+
+def _describe_cells(image: Any, xy: np.ndarray, outlines: _Outlines, *, patch_px: int, progress: bool) -> np.ndarray:
+    from tqdm.auto import tqdm
+
+    from ..io._cells import _haematoxylin_threshold, _reader
+
+    threshold = _haematoxylin_threshold(image, _reader(image))
+    rows = []
+    for i, (x, y) in enumerate(tqdm(xy, desc="cell descriptor", unit="cell", disable=not progress, mininterval=1.0)):
+        x0, y0 = round(x - patch_px / 2), round(y - patch_px / 2)
+        wide = image.read(slice(y0 - patch_px // 2, y0 + patch_px + patch_px // 2),
+                          slice(x0 - patch_px // 2, x0 + patch_px + patch_px // 2))  # fmt: skip
+        patch = wide[patch_px // 2 : patch_px // 2 + patch_px, patch_px // 2 : patch_px // 2 + patch_px]
+        allowed, exact = outlines.restrict(i, x0, y0, patch_px)
+        own = _describe_one(patch, threshold, allowed, exact=exact)
+        rows.append(own + _surroundings(wide))
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _describe_one(patch: np.ndarray, threshold: float, allowed: np.ndarray | None, *, exact: bool) -> list[float]:
+    from scipy import ndimage as ndi
+    from skimage.color import rgb2hed
+    from skimage.filters import gaussian
+    from skimage.measure import label, regionprops
+
+    rgb = patch.astype(np.float64) / 255.0
+    hed = rgb2hed(rgb)
+    h, e = hed[..., 0], hed[..., 1]
+    side = patch.shape[0]
+    centre = (side // 2, side // 2)
+    if exact:
+        nucleus = allowed  # an exact outline from the instance mask
+    else:
+        stained = gaussian(h, sigma=1.0) > threshold
+        blobs = label(stained & allowed if allowed is not None else stained)
+        nucleus = _component_at(blobs, centre)
+        if nucleus is None and allowed is not None and allowed.any():
+            nucleus = allowed
+    if nucleus is None:  # no haematoxylin blob near the centroid: describe a small disc instead
+        rr, cc = np.ogrid[:side, :side]
+        nucleus = (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= (side / 8) ** 2
+        found = 0.0
+    else:
+        found = 1.0
+    region = regionprops(nucleus.astype(np.uint8))[0]
+    ring = ndi.binary_dilation(nucleus, iterations=3) & ~nucleus
+    shape = [
+        np.log(region.area), region.perimeter**2 / region.area, region.eccentricity, region.solidity,
+        region.extent, region.axis_minor_length, found,
+    ]  # fmt: skip
+    stain = []
+    for channel in (h, e, rgb[..., 0], rgb[..., 1], rgb[..., 2]):
+        values = channel[nucleus]
+        stain += [values.mean(), values.std(), *np.quantile(values, (0.1, 0.5, 0.9))]
+    stain += [h[ring].mean() if ring.any() else h.mean(), e[ring].mean() if ring.any() else e.mean()]
+    return [float(v) for v in shape + stain]
+
+
+def _surroundings(wide: np.ndarray) -> list[float]:
+    """Pale fraction, haematoxylin, eosin and grey level in centred squares of growing side."""
+    from skimage.color import rgb2gray, rgb2hed
+
+    rgb = wide.astype(np.float64) / 255.0
+    hed, grey = rgb2hed(rgb), rgb2gray(rgb)
+    side = wide.shape[0] / 2  # the wide crop is twice the patch side
+    centre = wide.shape[0] // 2
+    out = []
+    for scale in _CONTEXT_SCALES:
+        half = max(1, round(scale * side))
+        window = (slice(centre - half, centre + half + 1),) * 2
+        out += [
+            (grey[window] > _PALE).mean(),
+            hed[window][..., 0].mean(),
+            hed[window][..., 1].mean(),
+            grey[window].mean(),
+        ]
+    return [float(v) for v in out]
+
+
+def _component_at(blobs: np.ndarray, centre: tuple[int, int], reach: int = 4) -> np.ndarray | None:
+    """The labelled component under ``centre``, else the one nearest to it within ``reach`` pixels."""
+    cy, cx = centre
+    if blobs[cy, cx]:
+        return blobs == blobs[cy, cx]
+    window = blobs[max(cy - reach, 0) : cy + reach + 1, max(cx - reach, 0) : cx + reach + 1]
+    if not window.any():
+        return None
+    rr, cc = np.nonzero(window)
+    nearest = np.argmin((rr - min(cy, reach)) ** 2 + (cc - min(cx, reach)) ** 2)
+    return blobs == window[rr[nearest], cc[nearest]]
+
+
+def _embed_cells(
+    image: Any, xy: np.ndarray, *, patch_px: int, backbone: str, weights: Any, batch_size: int, progress: bool
+) -> np.ndarray:
+    import torch
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    from ..features import get_backbone, load_backbone
+
+    loaded = load_backbone(get_backbone(backbone), weights)
+    size = loaded.spec.input_size
+    mean = torch.tensor(loaded.spec.mean).view(1, 3, 1, 1)
+    std = torch.tensor(loaded.spec.std).view(1, 3, 1, 1)
+    out = []
+    for start in tqdm(range(0, len(xy), batch_size), desc=f"cell patches ({backbone})", disable=not progress):
+        patches = [
+            np.asarray(Image.fromarray(_crop(image, x, y, patch_px)).resize((size, size), Image.BILINEAR))
+            for x, y in xy[start : start + batch_size]
+        ]
+        batch = torch.from_numpy(np.stack(patches)).permute(0, 3, 1, 2).float().div_(255.0).sub_(mean).div_(std)
+        with torch.inference_mode():
+            out.append(loaded.embed(batch).float().numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+def _crowding(xy: np.ndarray, *, radius: float) -> np.ndarray:
+    """Neighbours within one and two patch sides, and mean distance to the five nearest."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(xy)
+    k = min(6, len(xy))
+    distance, _ = tree.query(xy, k=k)
+    distance = np.atleast_2d(distance)[:, 1:]
+    counts = [np.array([len(n) - 1 for n in tree.query_ball_point(xy, r)]) for r in (radius, 2 * radius)]
+    return np.column_stack([*counts, distance.mean(axis=1) if distance.size else np.zeros(len(xy))])

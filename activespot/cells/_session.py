@@ -1,0 +1,298 @@
+"""A cell project's loop: features once, a round per region, labels into the journal with their suggestion.
+
+A *cell round* trains the classifier on every current label (once there are two classes),
+predicts every cell, picks the Coreset and the next region, and is saved like any round (atomic,
+with a manifest). Labels are stored the moment they are given, each with the suggestion that was
+on screen and a source that says what the annotator did with it — ``accepted``, ``corrected`` or
+``manual`` (no suggestion shown) — and with the round, i.e. the region, it was given in. The
+workload is then read straight from the journal (:func:`cell_workload`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .. import _constants as K
+from ..errors import ProjectError
+from ._classifier import CellClassifier
+from ._features import cell_features, cell_patch_size
+from ._guide import Region, choose_region, coreset_picks, should_retrain, suggestions_ready
+
+__all__ = [
+    "CellRound",
+    "cell_round",
+    "cell_workload",
+    "label_cells",
+    "latest_cell_round",
+    "load_cells",
+    "needs_new_round",
+]
+
+logger = logging.getLogger(__name__)
+
+_FEATURES_FILE = "cells_features.npz"
+
+
+@dataclass(frozen=True)
+class CellRound:
+    """What the annotator sees next: the region, and the suggestion for every cell (if shown).
+
+    Attributes
+    ----------
+    number
+        The round (= region) number; labels given in it carry this number.
+    region
+        The region to annotate.
+    suggestions
+        Table indexed by cell id: ``label``, ``confidence``, ``shown`` (False until every class
+        has enough labels); empty before the first model.
+    n_trained
+        Labels the classifier was trained on (0: no model yet).
+    """
+
+    number: int
+    region: Region
+    suggestions: pd.DataFrame
+    n_trained: int
+
+
+def load_cells(project: Any, *, progress: bool = False) -> AnnData:
+    """The project's cells with ``obsm['X_cell']``, computed once and cached in the project's features/ folder.
+
+    Parameters
+    ----------
+    project
+        A cell project (:meth:`activespot.project.Project.create_cells`).
+    progress
+        Progress bar while describing cells.
+    """
+    if project.sample.kind != K.SAMPLE_KIND_CELLS:
+        msg = f"{project.path}: not a cell project (sample kind {project.sample.kind!r}); create one with 'cells init'"
+        raise ProjectError(msg)
+    adata = project.load_sample()
+    if K.CELL_FEATURES_KEY in adata.obsm:
+        return adata
+    settings = project.config.cells
+    patch = cell_patch_size(adata, patch_px=settings.patch_px, patch_um=settings.patch_um)
+    cache = project.features_dir / _FEATURES_FILE
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as stored:
+            same = (
+                list(stored["cells"]) == list(adata.obs_names)
+                and str(stored["backbone"]) == settings.backbone
+                and int(stored["patch_px"]) == patch
+            )
+            if same:
+                adata.obsm[K.CELL_FEATURES_KEY] = stored["features"]
+                return adata
+    cell_features(adata, patch_px=patch, backbone=settings.backbone, weights=settings.weights, progress=progress)
+    project.features_dir.mkdir(exist_ok=True)
+    np.savez(
+        cache,
+        features=adata.obsm[K.CELL_FEATURES_KEY],
+        cells=np.asarray(adata.obs_names, dtype=str),
+        backbone=settings.backbone,
+        patch_px=patch,
+    )
+    return adata
+
+
+def _required_classes(project: Any) -> list[str]:
+    return project.store.classes()
+
+
+def cell_round(project: Any, *, progress: bool = False) -> CellRound:
+    """Train on every current label, suggest a class for every cell, choose the next region, save the round.
+
+    Parameters
+    ----------
+    project
+        A cell project.
+    progress
+        Progress bar while describing cells the first time.
+
+    Returns
+    -------
+    The new :class:`CellRound` (also saved: table ``suggestions``, info ``region``).
+
+    Raises
+    ------
+    ProjectError
+        Not a cell project, or every cell is labelled.
+    """
+    adata = load_cells(project, progress=progress)
+    settings = project.config.cells
+    features = np.asarray(adata.obsm[K.CELL_FEATURES_KEY], dtype=np.float64)
+    labels = project.labels().reindex(adata.obs_names)
+    labelled = labels.notna().to_numpy()
+    if labelled.all():
+        msg = f"{project.path}: every cell is labelled; export the labels with 'cells export'"
+        raise ProjectError(msg)
+    number = project.next_round_number
+    rng = np.random.default_rng(settings.seed + number)
+    suggestions = pd.DataFrame(columns=["label", "confidence", "shown"], index=pd.Index([], name=K.CELL_ID))
+    n_trained = 0
+    known = labels[labelled]
+    if known.nunique() >= 2:
+        model = CellClassifier(
+            settings.hidden,
+            n_layers=settings.n_layers,
+            alpha=settings.alpha,
+            max_iter=settings.max_iter,
+            random_state=settings.seed,
+        ).fit(features[labelled], known.to_numpy(str))
+        probs = model.predict_proba(features)
+        space = model.embed(features)
+        shown = suggestions_ready(
+            known.value_counts().to_dict(), _required_classes(project), min_per_class=settings.min_labels_per_class
+        )
+        suggestions = pd.DataFrame(
+            {"label": model.classes_[probs.argmax(axis=1)], "confidence": probs.max(axis=1), "shown": shown},
+            index=pd.Index(adata.obs_names, name=K.CELL_ID),
+        )
+        n_trained = int(labelled.sum())
+    else:
+        space = (features - features.mean(axis=0)) / np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
+    picks = coreset_picks(space, labelled, settings.coreset_size, rng=rng)
+    shape = tuple(adata.uns[K.CELLS_UNS_KEY]["image_shape"])
+    region = choose_region(
+        adata.obsm[K.SPATIAL_KEY], picks, size=settings.region_px, image_shape=shape, unlabelled=~labelled
+    )
+    info = {
+        "kind": K.CELL_ROUND_KIND,
+        K.ROUND_REGION: {
+            "box": list(region.box),
+            "picks": region.picks,
+            "cells": [str(adata.obs_names[i]) for i in region.cells],
+        },
+        "n_trained": n_trained,
+        "suggestions_shown": bool(len(suggestions) and suggestions["shown"].all()),
+    }
+    project.save_round(number, tables={K.ROUND_SUGGESTIONS: suggestions}, info=info)
+    return CellRound(number, region, suggestions, n_trained)
+
+
+def latest_cell_round(project: Any) -> CellRound | None:
+    """The newest saved cell round, or ``None`` before the first."""
+    latest = project.latest_round(containing=K.ROUND_SUGGESTIONS)
+    if latest is None or latest.info.get("kind") != K.CELL_ROUND_KIND:
+        return None
+    adata = project.load_sample()
+    position = pd.Series(np.arange(adata.n_obs), index=adata.obs_names)
+    stored = latest.info[K.ROUND_REGION]
+    region = Region(tuple(stored["box"]), int(stored["picks"]), tuple(int(position[c]) for c in stored["cells"]))
+    return CellRound(latest.number, region, latest.load_table(K.ROUND_SUGGESTIONS), int(latest.info["n_trained"]))
+
+
+def needs_new_round(project: Any, current: CellRound | None) -> bool:
+    """Whether to retrain: no round yet, ``retrain_every`` new labels since it, or its region is done."""
+    if current is None:
+        return True
+    labels = project.labels()
+    n_labels = len(labels)
+    if should_retrain(n_labels, current.n_trained or None, every=project.config.cells.retrain_every):
+        return True
+    cells = project.load_sample().obs_names[list(current.region.cells)]
+    return bool(len(cells)) and bool(pd.Index(cells).isin(labels.index).all())
+
+
+def label_cells(
+    project: Any,
+    labels: Mapping[str, str],
+    *,
+    annotator: str,
+    current: CellRound | None = None,
+) -> dict[str, int]:
+    """Store labels given in the current round, each with the suggestion that was on screen.
+
+    A label equal to the shown suggestion is ``accepted``, a different one ``corrected``, and one
+    given with no suggestion shown ``manual``; each kind is one undoable action.
+
+    Parameters
+    ----------
+    project
+        A cell project.
+    labels
+        cell id → class.
+    annotator
+        Who labelled.
+    current
+        The round on screen (default: the latest).
+
+    Returns
+    -------
+    How many labels of each source were stored.
+    """
+    from ..project._store import Suggestion
+
+    current = current if current is not None else latest_cell_round(project)
+    shown = pd.DataFrame(columns=["label", "confidence", "shown"])
+    if current is not None and len(current.suggestions):
+        shown = current.suggestions[current.suggestions["shown"].astype(bool)]
+    groups: dict[str, dict[str, str]] = {K.SOURCE_ACCEPTED: {}, K.SOURCE_CORRECTED: {}, K.SOURCE_MANUAL: {}}
+    offered: dict[str, Suggestion] = {}
+    for cell, label in labels.items():
+        if cell in shown.index:
+            suggestion = shown.loc[cell]
+            offered[cell] = Suggestion(str(suggestion["label"]), float(suggestion["confidence"]))
+            source = K.SOURCE_ACCEPTED if label == suggestion["label"] else K.SOURCE_CORRECTED
+        else:
+            source = K.SOURCE_MANUAL
+        groups[source][cell] = label
+    for source, group in groups.items():
+        if group:
+            project.add_labels(
+                group,
+                annotator=annotator,
+                source=source,
+                suggestions={c: offered[c] for c in group if c in offered},
+            )
+    return {source: len(group) for source, group in groups.items()}
+
+
+def cell_workload(events: pd.DataFrame, *, by: str = "annotator", actions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Workload per annotator or per region, straight from the label journal.
+
+    Parameters
+    ----------
+    events
+        :meth:`LabelStore.events`.
+    by
+        ``"annotator"``, ``"region"`` (the round the label was given in) or ``"all"``.
+    actions
+        :meth:`LabelStore.actions`; when given, events of undone actions are left out.
+
+    Returns
+    -------
+    Table with ``labels``, ``suggestions_shown``, ``accepted``, ``corrected``, ``manual``,
+    ``workload`` (corrected / shown) and ``workload_reduction`` (1 − workload).
+    """
+    keys = {"annotator": "annotator", "region": "round", "all": None}
+    if by not in keys:
+        msg = f"`by` must be one of {', '.join(keys)}; got {by!r}."
+        raise ValueError(msg)
+    events = events[events["source"].isin([K.SOURCE_MANUAL, K.SOURCE_ACCEPTED, K.SOURCE_CORRECTED])].copy()
+    if actions is not None and len(actions):
+        undone = set(actions["undoes"].dropna().astype(int))
+        events = events[~events["action_id"].isin(undone)]
+    events["shown"] = events["suggested_label"].notna()
+    events["group"] = "all" if keys[by] is None else events[keys[by]].fillna(-1 if by == "region" else "")
+    table = events.groupby("group").agg(
+        labels=("id", "size"),
+        suggestions_shown=("shown", "sum"),
+        accepted=("source", lambda s: int((s == K.SOURCE_ACCEPTED).sum())),
+        corrected=("source", lambda s: int((s == K.SOURCE_CORRECTED).sum())),
+        manual=("source", lambda s: int((s == K.SOURCE_MANUAL).sum())),
+    )
+    table.index.name = "region" if by == "region" else by
+    shown = table["suggestions_shown"].where(table["suggestions_shown"] > 0)
+    table["workload"] = table["corrected"] / shown
+    table["workload_reduction"] = 1.0 - table["workload"]
+    return table

@@ -1,0 +1,81 @@
+"""The ``app`` command: serve the Streamlit review app for a project."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from .. import _constants as K
+from ._main import main, user_errors
+
+
+def _app_script() -> Path:
+    from ..errors import ProjectError
+
+    script = Path(__file__).resolve().parents[2] / K.APP_SCRIPT
+    if not script.is_file():
+        msg = f"{script}: the review app is not there; run activespot from a source checkout (pip install -e .)"
+        raise ProjectError(msg)
+    return script
+
+
+@main.command()
+@click.argument("project", type=click.Path(path_type=Path))
+@click.option(
+    "--host", default=K.APP_HOST, show_default=True, help="Address to bind (0.0.0.0 exposes it to the network)."
+)
+@click.option("--port", default=K.APP_PORT, show_default=True, type=int, help="Port to serve on.")
+@click.option("--annotator", default=None, help="Pre-fill the annotator's name (else typed in the app).")
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="CSV of barcode,class: show the accuracy of each round.",
+)
+@click.option("--browser/--no-browser", default=False, show_default=True, help="Open a browser window.")
+@user_errors
+def app(project: Path, host: str, port: int, annotator: str | None, truth: Path | None, browser: bool) -> None:
+    """Serve the review app for PROJECT at http://HOST:PORT (127.0.0.1 by default).
+
+    Label the queue, accept or correct predictions, run rounds, import and export Loupe CSVs.
+    Stop it with Ctrl+C; every label is already stored.
+    """
+    from ..project import Project
+
+    opened = Project.open(project)  # fail here, not in the browser, on a wrong folder
+    script = _app_script()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        str(not browser).lower(),
+        "--server.maxUploadSize",
+        str(K.APP_UPLOAD_LIMIT_MB),
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--project",
+        str(opened.path),
+    ]
+    if truth is not None:
+        command += ["--truth", str(truth.absolute())]
+    env = dict(os.environ)
+    if annotator:
+        env["ACTIVESPOT_ANNOTATOR"] = annotator
+    click.echo(f"activespot review app for {opened.path}\n  URL: http://{host}:{port}\n  (Ctrl+C to stop)")
+    try:
+        code = subprocess.call(command, cwd=script.parent, env=env)
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)

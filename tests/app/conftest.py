@@ -1,0 +1,51 @@
+"""Fixtures of the review-app tests: a demo project (features, a first query answered, one round)."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from activespot.project import Project
+from tests.conftest import DLPFC
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory, dlpfc_truth) -> Path:
+    """What ``activespot demo --rounds 1`` builds before its simulation: built once, never changed."""
+    from activespot.io import write_loupe_csv
+    from activespot.loop import run_round, suggest
+
+    out = tmp_path_factory.mktemp("demo")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "lowres only": known for the bundled sample
+        project = Project.create(out / "project", visium=DLPFC, classes=sorted(dlpfc_truth.unique()), annotator="demo")
+    first = suggest(project)
+    answers = dlpfc_truth.reindex(first.barcodes).dropna()
+    project.import_loupe(write_loupe_csv(answers, out / "answers.csv", category="Layer"), annotator="demo")
+    run_round(project)
+    project.close()
+    return project.path
+
+
+@pytest.fixture
+def demo_project(demo_template, tmp_path) -> Path:
+    """A private copy of the demo project (the app may write to it)."""
+    target = tmp_path / "project"
+    shutil.copytree(demo_template, target)
+    return target
+
+
+def journal(path: Path) -> pd.DataFrame:
+    """The events of a project's label journal."""
+    project = Project.open(path)
+    try:
+        return project.store.events()
+    finally:
+        project.close()

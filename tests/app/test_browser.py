@@ -1,0 +1,195 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright against ``streamlit run``.
+
+Labels a spot from the queue, accepts a prediction, trains a round, downloads the labels as a
+Loupe CSV, and checks what the journal recorded. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from activespot.io import read_loupe_csv
+
+from .conftest import APP, ARTIFACTS, journal
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ANNOTATOR = "Dr. Ada Browser"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(project: Path, log: Path, *, timeout: float = 90) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py -- --project PROJECT`` on a free port; wait for its health endpoint."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "ACTIVESPOT_ANNOTATOR"}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        "--", "--project", str(project),
+    ]  # fmt: skip
+    with log.open("wb") as sink:
+        server = subprocess.Popen(command, cwd=APP.parent, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return server, url
+        except OSError:
+            time.sleep(0.3)
+    server.terminate()
+    pytest.fail(f"streamlit did not answer on {url} within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def app_url(demo_project, tmp_path) -> Iterator[str]:
+    server, url = serve(demo_project, tmp_path / "streamlit.log")
+    try:
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture
+def page(app_url):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+        tab = context.new_page()
+        tab.set_default_timeout(30_000)
+        yield tab
+        context.close()
+        browser.close()
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished the current run, then fail on any exception shown."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+    exceptions = page.locator('[data-testid="stException"]')
+    if exceptions.count():
+        pytest.fail("the page shows a Streamlit exception:\n" + exceptions.first.inner_text())
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"browser_{name}.png"), full_page=True)
+
+
+def goto(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    settle(page)
+    page.get_by_role("heading", name=title).first.wait_for()
+    settle(page)
+
+
+def test_label_accept_round_and_download_in_a_real_browser(page, app_url, demo_project, tmp_path):
+    page.goto(app_url)
+    settle(page)
+    page.get_by_role("heading", name="Overview").wait_for()
+    shot(page, "1_overview")
+
+    # The annotator types a name once; it stays in the page address.
+    name = page.locator(".st-key-annotator input")
+    name.fill(ANNOTATOR)
+    name.press("Enter")
+    settle(page)
+
+    # Queue: label the focused spot with one click.
+    goto(page, "Queue")
+    progress = page.locator('[data-testid="stProgress"]')
+    before = progress.inner_text()
+    focus = page.locator(".st-key-queue_focus")
+    barcode = focus.locator("h4").inner_text().strip()
+    button = page.locator(".st-key-queue_label_0 button")
+    chosen = button.inner_text().strip().splitlines()[0]
+    button.click()
+    settle(page)
+    page.wait_for_function(
+        "([b]) => !document.querySelector('.st-key-queue_focus h4')?.innerText.includes(b)", arg=[barcode]
+    )
+    assert progress.inner_text() != before
+    shot(page, "2_queue")
+
+    # Review: accept the most confident prediction.
+    goto(page, "Review")
+    top_n = page.locator(".st-key-review_top_n input")
+    top_n.fill("1")
+    top_n.press("Enter")
+    settle(page)
+    page.locator(".st-key-review_accept_top button").click()
+    page.locator('[data-testid="stToast"]', has_text="accepted").wait_for()
+    settle(page)
+    shot(page, "3_review")
+
+    # Rounds: train the next round; a new round number and the charts appear.
+    goto(page, "Rounds")
+    page.locator(".st-key-rounds_run button").first.click()
+    page.locator('[data-testid="stToast"]', has_text="Round 3:").wait_for(timeout=120_000)
+    settle(page)
+    assert "4" in page.locator('[data-testid="stMetric"]', has_text="Next round").inner_text()
+    page.get_by_text("Class counts per round").wait_for()
+    shot(page, "4_rounds")
+
+    goto(page, "Tissue")
+    page.locator('[data-testid="stDeckGlJsonChart"]').wait_for()
+    page.wait_for_timeout(1500)  # let deck.gl draw the image and the spots
+    shot(page, "5_tissue")
+
+    # Files: download the labels as a Loupe CSV and read it back.
+    goto(page, "Files")
+    with page.expect_download() as download_info:
+        page.locator(".st-key-files_download_labels button").click()
+    downloaded = tmp_path / "labels.csv"
+    download_info.value.save_as(downloaded)
+    shot(page, "6_files")
+    labels = read_loupe_csv(downloaded)
+    assert labels[barcode] == chosen
+    assert len(labels) >= 55
+
+    events = journal(demo_project)
+    mine = events[events["annotator"] == ANNOTATOR]
+    assert set(mine["source"]) == {"manual", "accepted"}
+    manual = mine[mine["source"] == "manual"].iloc[0]
+    assert (manual["item"], manual["label"]) == (barcode, chosen)
+    accepted = mine[mine["source"] == "accepted"].iloc[0]
+    assert accepted["label"] == accepted["suggested_label"]
+    assert 0 < accepted["suggestion_confidence"] <= 1
+    # The name survives a reload (it is kept in the page address).
+    page.reload()
+    settle(page)
+    assert page.locator(".st-key-annotator input").input_value() == ANNOTATOR

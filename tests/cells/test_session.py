@@ -1,0 +1,95 @@
+"""A cell project: rounds, labels stored with their suggestion and source, workload from the journal."""
+
+from __future__ import annotations
+
+import pytest
+
+from activespot import _constants as K
+from activespot.cells import cell_round, cell_workload, label_cells, latest_cell_round, needs_new_round
+from activespot.config import Config
+from activespot.errors import ProjectError
+from activespot.project import Project
+
+SMALL = {"cells": {"min_labels_per_class": 3, "retrain_every": 4, "region_px": 128, "coreset_size": 5, "max_iter": 50}}
+
+
+@pytest.fixture
+def project(tile, tmp_path):
+    return Project.create_cells(
+        tmp_path / "cells",
+        image=tile["image"],
+        nuclei=tile["csv"],
+        classes=["red", "blue"],
+        config=Config().updated(SMALL),
+    )
+
+
+def test_create_and_reopen_a_cell_project(project, tile):
+    assert project.sample.kind == K.SAMPLE_KIND_CELLS
+    assert project.sample.n_spots == len(tile["table"])
+    again = Project.open(project.path)
+    assert again.sample.nuclei_format == "csv"
+    assert list(again.load_sample().obs_names) == list(project.load_sample().obs_names)
+    assert again.config.cells.retrain_every == 4
+
+
+def test_labels_carry_suggestion_source_and_region(project, tile):
+    truth = tile["table"].set_index(tile["table"]["instance_id"].astype(str))["class_color"]
+    first = cell_round(project)
+    assert first.n_trained == 0
+    assert first.region.cells
+    assert not len(first.suggestions)
+    # Label until both classes have 3 labels: manual, no suggestion shown yet.
+    manual = {c: truth[c] for c in truth.index[:12]}
+    assert label_cells(project, manual, annotator="ana")[K.SOURCE_MANUAL] == 12
+    assert needs_new_round(project, latest_cell_round(project))
+    second = cell_round(project)
+    assert second.n_trained == 12
+    assert second.suggestions["shown"].all()
+    todo = [project.load_sample().obs_names[i] for i in second.region.cells][:6]
+    given = {c: truth[c] for c in todo}
+    counts = label_cells(project, given, annotator="bo", current=second)
+    wrong = sum(second.suggestions.loc[c, "label"] != truth[c] for c in todo)
+    assert counts[K.SOURCE_CORRECTED] == wrong
+    assert counts[K.SOURCE_ACCEPTED] == len(todo) - wrong
+
+    events = project.store.events()
+    assert set(events.loc[events["annotator"] == "bo", "round"]) == {second.number}
+    by_annotator = cell_workload(events, by="annotator")
+    assert by_annotator.loc["ana", "suggestions_shown"] == 0
+    assert by_annotator.loc["bo", "suggestions_shown"] == 6
+    assert by_annotator.loc["bo", "workload"] == pytest.approx(wrong / 6)
+    by_region = cell_workload(events, by="region")
+    assert by_region.loc[second.number, "corrected"] == wrong
+
+    # An undone action no longer counts.
+    project.store.undo(annotator="bo")
+    after = cell_workload(project.store.events(), by="all", actions=project.store.actions())
+    assert after.loc["all", "labels"] == 12 + 6 - counts[project.store.actions().iloc[-2]["kind"]]
+
+
+def test_workload_counts_planted_journal(tmp_path):
+    from activespot.project import LabelStore, Suggestion
+
+    store = LabelStore(tmp_path / "labels.sqlite", create=True)
+    store.add_labels({"c1": "a", "c2": "b"}, annotator="x", source=K.SOURCE_MANUAL)
+    sugg = {c: Suggestion("a", 0.9) for c in ("c3", "c4", "c5", "c6")}
+    store.add_labels({"c3": "a", "c4": "a", "c5": "a"}, annotator="x", source=K.SOURCE_ACCEPTED, suggestions=sugg)
+    store.add_labels({"c6": "b"}, annotator="y", source=K.SOURCE_CORRECTED, suggestions=sugg, round_number=2)
+    table = cell_workload(store.events(), by="all")
+    assert table.loc["all", "suggestions_shown"] == 4
+    assert table.loc["all", "corrected"] == 1
+    assert table.loc["all", "workload_reduction"] == pytest.approx(0.75)
+    assert cell_workload(store.events(), by="annotator").loc["y", "workload"] == 1.0
+    with pytest.raises(ValueError, match="annotator, region, all"):
+        cell_workload(store.events(), by="slide")
+
+
+@pytest.mark.filterwarnings("ignore:.*lowres only")
+def test_visium_project_is_not_a_cell_project(tmp_path):
+    from activespot.cells import load_cells
+    from tests.conftest import DLPFC
+
+    project = Project.create(tmp_path / "spots", visium=DLPFC)
+    with pytest.raises(ProjectError, match="not a cell project"):
+        load_cells(project)
