@@ -40,12 +40,6 @@ def _prediction_text(row: pd.Series) -> str:
 def render_queue(project: Project, *, annotator: str) -> None:
     """Draw the queue."""
     st.title("Queue")
-    _queue_body(project, annotator=annotator)
-
-
-@st.fragment
-def _queue_body(project: Project, *, annotator: str) -> None:
-    """The part a click changes: rerun alone, so labelling a spot does not redraw the whole page."""
     path = str(project.path)
     query = D.query(project)
     predicted = D.predictions(project)
