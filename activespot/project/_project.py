@@ -137,17 +137,7 @@ class Project:
         """
         from ..io import read_visium
 
-        path = Path(path).absolute()
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            msg = f"{path}: already exists and is not empty; choose a new project folder"
-            raise ProjectError(msg)
-        classes = list(dict.fromkeys(classes))
-        for name in classes:
-            try:
-                check_class_name(name)
-            except ValueError as err:
-                msg = f"--classes: {err}"
-                raise ProjectError(msg) from None
+        path, classes = _check_new_project(path, classes)
         adata = read_visium(visium, fullres_image=image)
         sample = SampleRef(
             visium=str(Path(visium).absolute()),
@@ -157,22 +147,7 @@ class Project:
             n_genes=int(adata.n_vars),
         )
         config = config or Config()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.creating-"))
-        try:
-            for sub in (K.FEATURES_DIR, K.ROUNDS_DIR, K.EXPORTS_DIR):
-                (staging / sub).mkdir()
-            with LabelStore(staging / K.DATABASE_FILE, create=True) as store:
-                if classes:
-                    store.add_classes(classes, annotator=annotator or default_annotator())
-            _write_manifest(staging, sample, config)
-            if path.exists():
-                path.rmdir()  # empty, checked above
-            staging.rename(path)
-            fsync_dir(path.parent)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        _build_project_folder(path, sample, config, classes, annotator=annotator or default_annotator())
         project = cls(path, sample=sample, config=config)
         project._adata = adata
         logger.info("created project %s for %s (%d spots)", path, sample.visium, sample.n_spots)
