@@ -19,54 +19,26 @@ import argparse
 import json
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from activespot.app._server import HEADLESS_CHROMIUM_ARGS, start_app_server
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _serve(project: Path, log: Path) -> tuple[subprocess.Popen, str, float]:
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
-        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-        "--", "--project", str(project),
-    ]  # fmt: skip
     start = time.perf_counter()
-    with log.open("wb") as sink:
-        server = subprocess.Popen(command, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return server, url, time.perf_counter() - start
-        except OSError:
-            if server.poll() is not None:
-                sys.exit(f"streamlit exited:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    try:
+        server, url = start_app_server(project, log=log)
+    except RuntimeError as err:
+        sys.exit(str(err))
+    return server, url, time.perf_counter() - start
 
 
 def _loads(page) -> dict[str, int]:
@@ -97,7 +69,9 @@ def main() -> None:
         server, url, startup = _serve(project, folder / "streamlit.log")
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(
+                    executable_path="/usr/bin/chromium", args=list(HEADLESS_CHROMIUM_ARGS)
+                )
                 page = browser.new_page(viewport={"width": 1440, "height": 1000})
                 start = time.perf_counter()
                 page.goto(f"{url}/?annotator=bench")

@@ -13,16 +13,6 @@ from .. import _constants as K
 from ._main import main, user_errors
 
 
-def _app_script() -> Path:
-    from ..errors import ProjectError
-
-    script = Path(__file__).resolve().parents[2] / K.APP_SCRIPT
-    if not script.is_file():
-        msg = f"{script}: the review app is not there; run activespot from a source checkout (pip install -e .)"
-        raise ProjectError(msg)
-    return script
-
-
 @main.command()
 @click.argument("project", type=click.Path(path_type=Path))
 @click.option(
@@ -44,30 +34,11 @@ def app(project: Path, host: str, port: int, annotator: str | None, truth: Path 
     Label the queue, accept or correct predictions, run rounds, import and export Loupe CSVs.
     Stop it with Ctrl+C; every label is already stored.
     """
+    from ..app._server import app_command, app_script
     from ..project import Project
 
     opened = Project.open(project)  # fail here, not in the browser, on a wrong folder
-    script = _app_script()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(script),
-        "--server.address",
-        host,
-        "--server.port",
-        str(port),
-        "--server.headless",
-        str(not browser).lower(),
-        "--server.maxUploadSize",
-        str(K.APP_UPLOAD_LIMIT_MB),
-        "--browser.gatherUsageStats",
-        "false",
-        "--",
-        "--project",
-        str(opened.path),
-    ]
+    command = app_command(opened.path, host=host, port=port, headless=not browser)
     if truth is not None:
         command += ["--truth", str(truth.absolute())]
     env = dict(os.environ)
@@ -75,7 +46,7 @@ def app(project: Path, host: str, port: int, annotator: str | None, truth: Path 
         env["ACTIVESPOT_ANNOTATOR"] = annotator
     click.echo(f"activespot review app for {opened.path}\n  URL: http://{host}:{port}\n  (Ctrl+C to stop)")
     try:
-        code = subprocess.call(command, cwd=script.parent, env=env)
+        code = subprocess.call(command, cwd=app_script().parent, env=env)
     except KeyboardInterrupt:
         code = 0
     sys.exit(code)

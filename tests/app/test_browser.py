@@ -7,70 +7,30 @@ Loupe CSV, and checks what the journal recorded. Screenshots go to ``test-artifa
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from activespot.app._server import HEADLESS_CHROMIUM_ARGS, start_app_server
 from activespot.io import read_loupe_csv
 
-from .conftest import APP, ARTIFACTS, journal
+from .conftest import ARTIFACTS, journal
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ANNOTATOR = "Dr. Ada Browser"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def serve(project: Path, log: Path, *, timeout: float = 90) -> tuple[subprocess.Popen, str]:
-    """Start ``streamlit run app.py -- --project PROJECT`` on a free port; wait for its health endpoint."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "ACTIVESPOT_ANNOTATOR"}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-        "--", "--project", str(project),
-    ]  # fmt: skip
-    with log.open("wb") as sink:
-        server = subprocess.Popen(command, cwd=APP.parent, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return server, url
-        except OSError:
-            time.sleep(0.3)
-    server.terminate()
-    pytest.fail(f"streamlit did not answer on {url} within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture
 def app_url(demo_project, tmp_path) -> Iterator[str]:
-    server, url = serve(demo_project, tmp_path / "streamlit.log")
+    env = {k: v for k, v in os.environ.items() if k != "ACTIVESPOT_ANNOTATOR"}  # the test types the name
+    try:
+        server, url = start_app_server(demo_project, log=tmp_path / "streamlit.log", env=env)
+    except RuntimeError as err:
+        pytest.fail(str(err))
     try:
         yield url
     finally:
@@ -88,7 +48,9 @@ def page(app_url):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=list(HEADLESS_CHROMIUM_ARGS)
+        )
         context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
         tab = context.new_page()
         tab.set_default_timeout(30_000)
