@@ -9,6 +9,7 @@ import click
 
 from .. import _constants as K
 from ._main import main, user_errors
+from ._project import annotator_name, parse_classes
 
 _FORMATS = click.Choice(["csv", "points", "geojson", "hovernet", "mask"])
 
@@ -16,12 +17,6 @@ _FORMATS = click.Choice(["csv", "points", "geojson", "hovernet", "mask"])
 @main.group()
 def cells() -> None:
     """Annotate the cells of an H&E image with live suggestions and Coreset-guided regions (HALS)."""
-
-
-def _annotator(value: str | None) -> str:
-    from ..project._project import default_annotator
-
-    return value or default_annotator()
 
 
 @cells.command("init")
@@ -53,7 +48,7 @@ def cells_init(
     from ..project import Project
 
     config = Config().updated({"cells": {"microns_per_pixel": microns_per_pixel}}) if microns_per_pixel else None
-    names = [c.strip() for c in classes.split(",") if c.strip()] if classes else []
+    names = parse_classes(classes)
     created = Project.create_cells(
         project,
         image=image,
@@ -61,7 +56,7 @@ def cells_init(
         nuclei_format=nuclei_format,
         classes=names,
         config=config,
-        annotator=_annotator(annotator),
+        annotator=annotator_name(annotator),
     )
     source = (
         "found by the built-in detector (scikit-image watershed; check them, or pass --nuclei)"
@@ -136,7 +131,7 @@ def cells_import(project: Path, csv_file: Path, column: str | None, annotator: s
     if len(changed):
         opened.store.add_labels(
             changed.to_dict(),
-            annotator=_annotator(annotator),
+            annotator=annotator_name(annotator),
             source=K.SOURCE_IMPORTED,
             round_number=opened.last_round_number,
             detail={"file": str(csv_file.absolute())},

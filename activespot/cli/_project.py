@@ -20,7 +20,18 @@ annotator_option = click.option(
 )
 
 
-def _annotator(value: str | None) -> str:
+def parse_classes(value: str | None) -> list[str]:
+    """Class names from ``--classes A,B,C`` (spaces around commas are fine; an empty name is an error)."""
+    from ..errors import ProjectError
+
+    names = [name.strip() for name in value.split(",")] if value else []
+    if any(not name for name in names):
+        msg = "--classes has an empty class name (two commas in a row?)"
+        raise ProjectError(msg)
+    return names
+
+
+def annotator_name(value: str | None) -> str:
     from ..project._project import default_annotator
 
     return value or default_annotator()
@@ -47,11 +58,8 @@ def init(project: Path, visium: Path, image: Path | None, classes: str | None, a
     """
     from ..project import Project
 
-    names = [name.strip() for name in classes.split(",")] if classes else []
-    if any(not name for name in names):
-        click.echo("error: --classes has an empty class name (two commas in a row?)", err=True)
-        raise SystemExit(2)
-    created = Project.create(project, visium=visium, image=image, classes=names, annotator=_annotator(annotator))
+    names = parse_classes(classes)
+    created = Project.create(project, visium=visium, image=image, classes=names, annotator=annotator_name(annotator))
     click.echo(f"Created project {created.path}")
     click.echo(f"  sample: {created.sample.visium} ({created.sample.n_spots} spots, {created.sample.n_genes} genes)")
     if names:
@@ -73,7 +81,7 @@ def import_(project: Path, csv_file: Path, column: str | None, annotator: str | 
     from ..project import Project
 
     opened = Project.open(project)
-    summary = opened.import_loupe(csv_file, column=column, annotator=_annotator(annotator))
+    summary = opened.import_loupe(csv_file, column=column, annotator=annotator_name(annotator))
     click.echo(
         f"Imported column {summary.column!r} from {csv_file}: {summary.new} new, {summary.changed} changed, "
         f"{summary.unchanged} unchanged labels."
