@@ -96,6 +96,7 @@ else:
         "Model": [
             st.Page(PAGES / "rounds.py", title="Rounds", icon=":material/model_training:"),
             st.Page(PAGES / "workload.py", title="Workload", icon=":material/timer:"),
+            st.Page(PAGES / "agreement.py", title="Agreement", icon=":material/compare_arrows:"),
         ],
         "Project": [
             st.Page(PAGES / "classes.py", title="Classes", icon=":material/label:"),

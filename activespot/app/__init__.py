@@ -6,6 +6,7 @@ session state alone, so a browser refresh loses nothing. Each page has a small f
 function here with the project and annotator ``app.py`` opened for the run.
 """
 
+from ._agreement import render_agreement
 from ._cells import render_cells
 from ._classes import render_classes
 from ._files import render_files
@@ -17,6 +18,7 @@ from ._tissue import render_tissue
 from ._workload import render_workload
 
 __all__ = [
+    "render_agreement",
     "render_cells",
     "render_classes",
     "render_files",

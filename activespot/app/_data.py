@@ -12,8 +12,11 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import tempfile
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +135,37 @@ def legend_html(counts: dict[str, int], colors: dict[str, str]) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def selected_rows(table: pd.DataFrame, key: str) -> list[str]:
+    """Index of the rows selected in the dataframe widget ``key`` that showed ``table``.
+
+    Positions the table no longer has (it changed since the click) are dropped.
+    """
+    rows = ((st.session_state.get(key) or {}).get("selection") or {}).get("rows") or []
+    return [table.index[i] for i in rows if 0 <= i < len(table)]
+
+
+# --- uploads ----------------------------------------------------------------------------------
+@contextmanager
+def uploaded_file(name: str, data: bytes, *, expected: str) -> Iterator[Path]:
+    """The bytes of an upload as a temporary file, for the readers the command line uses.
+
+    The uploaded name is shown but never used as a path (it is the browser's to choose). An
+    upload over ``APP_UPLOAD_LIMIT_MB`` is refused before it is written, saying what was
+    ``expected``; an :class:`~activespot.errors.ActivespotError` raised inside the block comes out
+    as a ``ValueError`` with the command line's message, the temporary path replaced by the name.
+    """
+    if len(data) > K.APP_UPLOAD_LIMIT_MB * 1024 * 1024:
+        msg = f"{name}: larger than {K.APP_UPLOAD_LIMIT_MB} MB; {expected}"
+        raise ValueError(msg)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.csv"
+        path.write_bytes(data)
+        try:
+            yield path
+        except ActivespotError as err:
+            raise ValueError(str(err).replace(str(path), name)) from None
 
 
 # --- rounds -----------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from pathlib import Path
 import streamlit as st
 
 from .. import _constants as K
-from ..errors import ActivespotError
 from ..project import Project
 from . import _data as D
 from . import _state as S
@@ -17,22 +16,14 @@ from . import _state as S
 def import_upload(project: Project, name: str, data: bytes, *, column: str | None, annotator: str) -> str:
     """Import an uploaded Loupe CSV exactly as ``activespot import`` does; returns the summary line.
 
-    The uploaded name is shown to the user but never used as a path. Raises ``ValueError`` with
-    the CLI's message (the temporary path replaced by the uploaded name).
+    Raises ``ValueError`` with the CLI's message, naming the uploaded file (see
+    :func:`~activespot.app._data.uploaded_file`).
     """
-    if len(data) > K.APP_UPLOAD_LIMIT_MB * 1024 * 1024:
-        msg = f"{name}: larger than {K.APP_UPLOAD_LIMIT_MB} MB; this is not a Loupe category CSV"
-        raise ValueError(msg)
     if not annotator:
         msg = "Enter your name in the sidebar first: it is stored with every label."
         raise ValueError(msg)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "upload.csv"
-        path.write_bytes(data)
-        try:
-            summary = project.import_loupe(path, column=column or None, annotator=annotator)
-        except ActivespotError as err:
-            raise ValueError(str(err).replace(str(path), name)) from None
+    with D.uploaded_file(name, data, expected="this is not a Loupe category CSV") as path:
+        summary = project.import_loupe(path, column=column or None, annotator=annotator)
     return (
         f"Imported column {summary.column!r} from {name}: {summary.new} new, {summary.changed} changed, "
         f"{summary.unchanged} unchanged labels."

@@ -1,6 +1,9 @@
 """Queue page: the spots the latest round asks about, labelled in one click.
 
-One focused spot takes keyboard shortcuts; a gallery shows the next ones.
+One focused spot takes keyboard shortcuts; a gallery shows the page of the queue it belongs to.
+The page stays put while it is being labelled (a labelled card keeps its place and shows its
+label): a click then changes two cards instead of shifting every card by one, which is what keeps
+a click under a few hundred milliseconds in the browser.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from ..project import Project, queue_table
 from . import _data as D
 from . import _state as S
 
-GALLERY_SIZE = 8  # cards shown below the focused spot
+GALLERY_SIZE = 8  # cards per gallery page below the focused spot
 _SHORTCUT_KEYS = "123456789"  # class buttons of the focused spot; C and R are reserved by Streamlit
 
 
@@ -70,7 +73,7 @@ def render_queue(project: Project, *, annotator: str) -> None:
         row = table.loc[focus]
         with st.container(border=True, key="queue_focus"):
             image_col, info_col = st.columns([1, 2], vertical_alignment="center")
-            image_col.image(D.spot_crop(path, focus), width=2 * D.CROP_SIZE)
+            image_col.image(D.spot_crop(path, focus), width=2 * D.CROP_SIZE, output_format="PNG")
             info_col.markdown(f"#### `{focus}`")
             info_col.markdown(_prediction_text(row))
             info_col.caption("Press 1–9 for a class (shown on each button).")
@@ -104,26 +107,38 @@ def render_queue(project: Project, *, annotator: str) -> None:
 
     st.markdown(D.legend_html({c: int((table["label"] == c).sum()) for c in classes}, colors), unsafe_allow_html=True)
     show_done = st.toggle("Show labelled spots too", key=S.QUEUE_SHOW_DONE)
-    cards = order[1 : GALLERY_SIZE + 1]
+    cards = _gallery_page(list(table.index), order[0] if order else None)
     if show_done:
-        cards = list(table.index[table["label"].notna()]) + cards
+        labelled = [b for b in table.index[table["label"].notna()] if b not in cards]
+        cards = labelled + cards
     if not cards:
         return
-    st.subheader("Next spots" if not show_done else "Spots")
+    st.subheader("This page of the queue" if not show_done else "Spots")
     columns = st.columns(4)
     for i, barcode in enumerate(cards):
         row = table.loc[barcode]
         with columns[i % 4].container(border=True):
-            st.image(D.spot_crop(path, barcode), width="stretch")
-            current = row["label"] if isinstance(row["label"], str) else None
-            st.caption(f"`{barcode}` · " + _prediction_text(row))
+            st.image(D.spot_crop(path, barcode), width="stretch", output_format="PNG")
+            now = " · :violet[**labelling now**]" if order and barcode == order[0] else ""
+            st.caption(f"`{barcode}` · " + _prediction_text(row) + now)
+            # The journal decides what the card shows: a label given with the buttons above, an undo
+            # or a class merged away since the card was drawn.
+            st.session_state[S.card_key(barcode)] = row["label"] if isinstance(row["label"], str) else None
             st.segmented_control(
                 "Class",
                 classes,
-                default=current,
                 key=S.card_key(barcode),
                 on_change=_label_from_card,
                 args=(path, barcode, annotator, predicted),
                 label_visibility="collapsed",
                 disabled=not annotator,
             )
+
+
+def _gallery_page(queue: list[str], focus: str | None) -> list[str]:
+    """The ``GALLERY_SIZE`` spots of the queue page holding ``focus`` (the last page once all are labelled)."""
+    if not queue:
+        return []
+    position = queue.index(focus) if focus is not None else len(queue) - 1
+    start = position // GALLERY_SIZE * GALLERY_SIZE
+    return queue[start : start + GALLERY_SIZE]

@@ -27,9 +27,7 @@ def shown_table(project: Project, predicted: pd.DataFrame) -> pd.DataFrame:
 
 
 def _selected(table: pd.DataFrame) -> list[str]:
-    state = st.session_state.get(S.review_table_key()) or {}
-    rows = (state.get("selection") or {}).get("rows") or []
-    return [table.index[i] for i in rows if 0 <= i < len(table)]
+    return D.selected_rows(table, S.review_table_key())
 
 
 def _clear_selection() -> None:

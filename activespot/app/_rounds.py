@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from .. import _constants as K
 from ..errors import ActivespotError
 from ..project import Project, round_class_counts, round_history
 from . import _data as D
@@ -21,17 +18,9 @@ def read_truth_upload(project: Project, name: str, data: bytes) -> pd.Series:
     """A truth CSV (barcode, class) aligned to the sample; errors name the uploaded file, never a path."""
     from ..simulate import read_truth
 
-    if len(data) > K.APP_UPLOAD_LIMIT_MB * 1024 * 1024:
-        msg = f"{name}: larger than {K.APP_UPLOAD_LIMIT_MB} MB; expected a CSV of barcode,class"
-        raise ValueError(msg)
     barcodes = D.load_sample(str(project.path)).obs_names
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "truth.csv"  # the uploaded name is never used as a path
-        path.write_bytes(data)
-        try:
-            values = read_truth(path, barcodes=barcodes)
-        except ActivespotError as err:
-            raise ValueError(str(err).replace(str(path), name)) from None
+    with D.uploaded_file(name, data, expected="expected a CSV of barcode,class") as path:
+        values = read_truth(path, barcodes=barcodes)
     return pd.Series(values, index=barcodes, dtype=object).dropna()
 
 

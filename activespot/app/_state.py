@@ -58,6 +58,19 @@ FILES_PREPARE_H5AD: Final = "files_prepare_h5ad"  # button: write the annotated 
 FILES_DOWNLOAD_H5AD: Final = "files_download_h5ad"  # download button: the annotated AnnData
 H5AD: Final = "h5ad_bytes"  # the prepared AnnData file (bytes) until it is downloaded or the session ends
 
+# --- agreement --------------------------------------------------------------------------------
+AGREEMENT_UPLOAD: Final = "agreement_upload"  # file uploader: a second annotation (Loupe CSV or truth table)
+AGREEMENT_COLUMN: Final = "agreement_column"  # selectbox: its label column, when it has several
+AGREEMENT_AGAINST: Final = "agreement_against"  # radio: compare with the project's labels or latest predictions
+CONSISTENCY_RUN: Final = "consistency_run"  # button: run the out-of-fold consistency review
+CONSISTENCY_SHOWN: Final = "consistency_shown"  # (project folder, journal version) of the review on screen
+CONSISTENCY_TABLE: Final = "consistency_table_{version}"  # dataframe of disputed labels (new key per journal version)
+CONSISTENCY_RELABEL_TO: Final = "consistency_relabel_to"  # selectbox: class to re-label the selected spots to
+CONSISTENCY_RELABEL: Final = "consistency_relabel"  # button: re-label the selected spots
+CONSISTENCY_ACCEPT: Final = "consistency_accept"  # button: give the selected spots the model's class
+CONSISTENCY_UNDO: Final = "consistency_undo"  # button: undo the last action
+CONSISTENCY_DOWNLOAD: Final = "consistency_download"  # download button: the disputed labels as a Loupe CSV
+
 # --- classes ----------------------------------------------------------------------------------
 CLASSES_NEW: Final = "classes_new"  # text input: name of a class to add
 CLASSES_ADD: Final = "classes_add"  # button: add it

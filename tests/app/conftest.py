@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
+from activespot.app import _state as S
 from activespot.project import Project
 from tests.conftest import DLPFC
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ANNOTATOR = "Dr. Ada"
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +52,15 @@ def journal(path: Path) -> pd.DataFrame:
         return project.store.events()
     finally:
         project.close()
+
+
+def open_app(project: Path, *, annotator: str = ANNOTATOR, page: str | None = None) -> AppTest:
+    """The app on ``project`` with ``annotator`` in the sidebar, run once (on ``page`` if given)."""
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.session_state[S.PROJECT_PATH] = str(project)
+    app.session_state[S.ANNOTATOR] = annotator
+    app.run()
+    if page:
+        app.switch_page(f"activespot/app/pages/{page}.py").run()
+    assert not app.exception, app.exception
+    return app

@@ -7,23 +7,13 @@ from streamlit.testing.v1 import AppTest
 
 from activespot.app import _data as D
 from activespot.app import _state as S
+from activespot.app._queue import GALLERY_SIZE, _gallery_page
 from activespot.project import Project
 
-from .conftest import APP, journal
+from .conftest import ANNOTATOR, APP, journal, open_app
 
-PAGES = ["overview", "queue", "review", "tissue", "rounds", "workload", "classes", "files"]  # a Visium project's
-ANNOTATOR = "Dr. Ada"
-
-
-def open_app(project, *, annotator: str = ANNOTATOR, page: str | None = None) -> AppTest:
-    app = AppTest.from_file(str(APP), default_timeout=60)
-    app.session_state[S.PROJECT_PATH] = str(project)
-    app.session_state[S.ANNOTATOR] = annotator
-    app.run()
-    if page:
-        app.switch_page(f"activespot/app/pages/{page}.py").run()
-    assert not app.exception, app.exception
-    return app
+# the pages of a Visium project
+PAGES = ["overview", "queue", "review", "tissue", "rounds", "workload", "agreement", "classes", "files"]
 
 
 def test_every_page_shows_without_errors(demo_project):
@@ -79,6 +69,34 @@ def test_a_gallery_card_labels_its_spot_in_one_click(demo_project):
     card.set_value("WM").run()
     assert not app.exception
     assert Project.open(demo_project).labels()[barcode] == "WM"
+
+
+def test_the_gallery_page_stays_put_and_shows_labels_given_from_the_focus_and_their_undo(demo_project):
+    """Cards keep their places while a page is labelled (a click redraws two cards, not eight)."""
+    app = open_app(demo_project, page="queue")
+
+    def cards():
+        return {w.key.removeprefix("queue_card_"): w.value for w in app.get("button_group") if w.key}
+
+    before = cards()
+    focus = app.markdown[0].value  # "#### `barcode`"
+    focus = next(b for b in before if b in focus)
+    app.button(key=S.class_button_key(0)).click().run()
+    after = cards()
+    assert list(after) == list(before)  # same spots, same order
+    assert after[focus] == app.button(key=S.class_button_key(0)).label
+    assert not any(v for b, v in after.items() if b != focus)
+
+    app.button(key=S.QUEUE_UNDO).click().run()
+    assert cards()[focus] is None
+
+
+def test_gallery_pages_cover_the_queue_in_fixed_chunks():
+    queue = [f"s{i}" for i in range(20)]
+    assert _gallery_page(queue, "s0") == queue[:GALLERY_SIZE]
+    assert _gallery_page(queue, queue[GALLERY_SIZE + 1]) == queue[GALLERY_SIZE : 2 * GALLERY_SIZE]
+    assert _gallery_page(queue, None) == queue[2 * GALLERY_SIZE :]  # all labelled: the last page
+    assert _gallery_page([], None) == []
 
 
 def test_without_a_name_nothing_can_be_labelled(demo_project):

@@ -1,0 +1,7 @@
+"""The agreement page (a thin file so that each page has its own URL; the code is in activespot.app)."""
+
+from activespot.app import render_agreement
+from activespot.app._data import current
+
+project, annotator = current()
+render_agreement(project, annotator=annotator)
