@@ -15,7 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InputFileError
 
-__all__ = ["CellsConfig", "Config", "FeaturesConfig", "ModelConfig", "SelectConfig", "config_to_yaml", "load_config"]
+__all__ = [
+    "CellsConfig",
+    "Config",
+    "FeaturesConfig",
+    "ModelConfig",
+    "SelectConfig",
+    "TransferConfig",
+    "config_to_yaml",
+    "load_config",
+]
 
 
 class _Section(BaseModel):
@@ -73,6 +82,18 @@ class SelectConfig(_Section):
     top_fraction: float = Field(0.05, gt=0, le=1, description="Uncertain share of the pool kept before k-means.")
 
 
+class TransferConfig(_Section):
+    """Zero-shot label transfer to a new section (activespot transfer)."""
+
+    # One fit's κ on a new section varies with the seed alone (SD 0.01-0.02 on DLPFC): the source's labels pin the
+    # decision boundaries near the source's spots, and the target's spots, shifted by the batch, fall where
+    # differently seeded fits disagree. Averaging a few fits removes that variance; a transfer runs once,
+    # so the extra fits cost seconds, whereas the loop's rounds keep one model to stay interactive.
+    ensemble: int = Field(
+        5, ge=1, description="Fused MLPs (seeds model.seed, model.seed+1, ...) whose probabilities are averaged."
+    )
+
+
 class CellsConfig(_Section):
     """Cell-level annotation of H&E images (HALS: live suggestions, Coreset regions)."""
 
@@ -109,6 +130,7 @@ class Config(_Section):
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
+    transfer: TransferConfig = Field(default_factory=TransferConfig)
     cells: CellsConfig = Field(default_factory=CellsConfig)
 
     def to_dict(self, *, exclude_defaults: bool = False) -> dict[str, Any]:
@@ -153,9 +175,7 @@ def load_config(path: str | Path | None = None) -> Config:
     try:
         return Config().updated(raw)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors(include_url=False)
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors(include_url=False))
         raise InputFileError(path, f"invalid settings: {problems}", "see configs/default.yaml") from err
 
 

@@ -45,8 +45,8 @@ def transfer(source: Path, target: Path, out: Path, harmony: bool, image: Path |
             f"({share:.0%} of the smaller panel; matched by name)"
         )
     click.echo(
-        f"Trained on {summary.n_source_labels} source labels; expression {'with' if summary.harmony else 'without'} "
-        f"Harmony; {summary.seconds:.1f} s"
+        f"Trained {summary.ensemble} model{'s' if summary.ensemble > 1 else ''} on {summary.n_source_labels} source "
+        f"labels; expression {'with' if summary.harmony else 'without'} Harmony; {summary.seconds:.1f} s"
     )
     width = max(map(len, summary.predicted_counts), default=5)
     for name, count in sorted(summary.predicted_counts.items()):

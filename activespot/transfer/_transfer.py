@@ -46,6 +46,8 @@ class TransferSummary:
         Genes in both panels (matched by name): the only genes the expression block uses.
     harmony
         Whether the expression block was Harmony-corrected.
+    ensemble
+        Fused MLPs whose probabilities were averaged (``transfer.ensemble`` of the source's settings).
     predicted_counts
         Spots of the target predicted per class.
     predictions
@@ -62,6 +64,7 @@ class TransferSummary:
     genes_per_sample: list[int]
     common_genes: int
     harmony: bool
+    ensemble: int
     predicted_counts: dict[str, int]
     predictions: pd.DataFrame = field(repr=False)
     loupe_csv: Path
@@ -85,7 +88,7 @@ def transfer_labels(
     ----------
     source
         An open project with labels of at least two classes. Its settings (backbone, HVGs, PCs,
-        context rings, model) are used, and copied into the new project.
+        context rings, model, transfer ensemble) are used, and copied into the new project.
     target
         Space Ranger ``outs`` folder (or ``.h5ad``) of the section to annotate.
     out
@@ -141,6 +144,7 @@ def transfer_labels(
         "source_label_counts": {str(k): int(v) for k, v in labels.value_counts().items()},
         "predicted_counts": predicted_counts,
         "harmony": info["harmony"],
+        "ensemble": source.config.transfer.ensemble,
         "genes_per_sample": info.get("genes_per_sample"),
         "common_genes": info.get("common_genes"),
         "strategy": source.config.select.strategy,
@@ -169,6 +173,7 @@ def transfer_labels(
         genes_per_sample=list(info.get("genes_per_sample") or []),
         common_genes=int(info.get("common_genes") or 0),
         harmony=bool(info["harmony"]),
+        ensemble=source.config.transfer.ensemble,
         predicted_counts=predicted_counts,
         predictions=table,
         loupe_csv=loupe_csv,
@@ -208,6 +213,13 @@ def _train_predict(
 
     The target's spots enter ``fit`` unlabelled: they shape only the block standardisation
     (unsupervised), so the model's inputs are scaled over both sections alike.
+
+    ``transfer.ensemble`` models are fitted on the same labels with seeds ``model.seed``,
+    ``model.seed + 1``, …, and their probabilities averaged before smoothing: one fit's prediction
+    of a new section varies with the seed alone (the source's labels pin the decision boundaries
+    near the source's spots, not near the shifted target's), and the average removes that
+    variance. The first member — the one model of ``ensemble: 1`` — is the returned checkpoint
+    and gives the embeddings, because the next rounds continue from one model, as the loop does.
     """
     from ..features import spatial_graph
     from ..loop import _query, make_classifier
@@ -218,9 +230,12 @@ def _train_predict(
     stacked = {name: np.vstack([blocks[0][name], blocks[1][name]]) for name in blocks[0]}
     y = np.full(n_source + target_adata.n_obs, None, dtype=object)
     y[:n_source] = labels.reindex(source_adata.obs_names).astype(object).where(lambda s: s.notna(), None).to_numpy()
-    model = make_classifier(config.model).set_params(warm_start=False)
-    model.fit(stacked, y)
+    model, *others = (
+        make_classifier(config.model, seed=config.model.seed + offset).set_params(warm_start=False).fit(stacked, y)
+        for offset in range(config.transfer.ensemble)
+    )
     probs, embeddings = model.predict_proba_and_embed(blocks[1])
+    probs = np.mean([probs, *(member.predict_proba(blocks[1]) for member in others)], axis=0)
     graph, _ = spatial_graph(target_adata, rings=1)
     probs = smooth_probabilities(probs, graph, steps=config.model.smoothing_steps)
     barcodes = pd.Index(target_adata.obs_names)

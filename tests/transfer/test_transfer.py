@@ -17,18 +17,28 @@ from activespot.model import FusedMLPClassifier
 from activespot.project import Project
 from activespot.transfer import agreement, transfer_labels
 
-SMALL = {"features": {"n_top_genes": 300, "n_pcs": 20, "context_rings": 1}, "model": {"epochs": 30, "num_threads": 1}}
+SMALL = {
+    "features": {"n_top_genes": 300, "n_pcs": 20, "context_rings": 1},
+    "model": {"epochs": 30, "num_threads": 1},
+    "transfer": {"ensemble": 2},
+}
+
+
+def labelled_source(folder, subsets, truth, settings):
+    """A 151673-subset project with every layer label imported and ``settings`` over the defaults."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        project = Project.create(folder / "source", visium=subsets["151673"], annotator="t")
+    project.save_config(project.config.updated(settings))
+    labels = truth["151673"].reindex(project.barcodes).dropna()
+    project.add_labels(labels.to_dict(), annotator="test", source=K.SOURCE_IMPORTED)
+    return project
 
 
 @pytest.fixture(scope="module")
 def small_source(tmp_path_factory, subsets, truth):
     """A labelled 151673-subset project with small feature settings (shared by this module: read-only)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        project = Project.create(tmp_path_factory.mktemp("src") / "source", visium=subsets["151673"], annotator="t")
-    project.save_config(project.config.updated(SMALL))
-    labels = truth["151673"].reindex(project.barcodes).dropna()
-    project.add_labels(labels.to_dict(), annotator="test", source=K.SOURCE_IMPORTED)
+    project = labelled_source(tmp_path_factory.mktemp("src"), subsets, truth, SMALL)
     yield project
     project.close()
 
@@ -83,7 +93,7 @@ def test_transfer_creates_a_target_project_with_suggestions(small_source, transf
     assert (target.exports_dir / K.PREDICTION_EXPORT.format(round=1)).is_file()
     assert (target.exports_dir / K.TRANSFER_H5AD.format(round=1)).is_file()
     # the model read the joint blocks: source spots labelled, target spots unlabelled
-    blocks, y = transferred["fits"][1]
+    blocks, y = transferred["fits"][-1]
     n_source = small_source.sample.n_spots
     assert len(y) == n_source + target.sample.n_spots
     assert all(v is None for v in y[n_source:])
@@ -98,12 +108,60 @@ def test_transfer_creates_a_target_project_with_suggestions(small_source, transf
 def test_harmony_reaches_the_models_expression_input(small_source, transferred):
     from activespot.transfer import harmonize
 
-    plain, corrected = transferred["fits"][0][0], transferred["fits"][1][0]
+    plain, corrected = transferred["fits"][0][0], transferred["fits"][-1][0]
     np.testing.assert_array_equal(plain[K.MORPH_KEY], corrected[K.MORPH_KEY])
     assert not np.allclose(plain[K.EXPR_KEY], corrected[K.EXPR_KEY], atol=1e-2)
     n_source = small_source.sample.n_spots
     batches = np.repeat(["0", "1"], [n_source, len(plain[K.EXPR_KEY]) - n_source])
     np.testing.assert_allclose(corrected[K.EXPR_KEY], harmonize(plain[K.EXPR_KEY], batches), atol=1e-4)
+
+
+@pytest.mark.parametrize("ensemble", [1, 2])
+def test_transfer_averages_a_seed_ensemble(subsets, truth, tmp_path, ensemble):
+    """The transferred probabilities are the smoothed mean of fits seeded model.seed, model.seed + 1, ….
+
+    With one member that is the project's own seeded classifier (the transfer of a single model);
+    refitting a seed reproduces its member, so a transfer is deterministic; the stored checkpoint,
+    from which the next round continues, is always the first member.
+    """
+    from activespot.features import spatial_graph
+    from activespot.loop import make_classifier
+    from activespot.model import smooth_probabilities
+
+    settings = {**SMALL, "model": {"epochs": 10, "num_threads": 1}, "transfer": {"ensemble": ensemble}}
+    source = labelled_source(tmp_path, subsets, truth, settings)
+    members, fitted_on = [], []
+    original = FusedMLPClassifier.fit
+
+    def spy(self, blocks, y):
+        members.append(self)
+        fitted_on.append((blocks, y))
+        return original(self, blocks, y)
+
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        patch.setattr(FusedMLPClassifier, "fit", spy)
+        summary = transfer_labels(source, subsets["151674"], out=tmp_path / "target", harmony=False, progress=False)
+    single = make_classifier(source.config.model).set_params(warm_start=False).get_params()
+    seeds = [source.config.model.seed + offset for offset in range(ensemble)]
+    assert [member.get_params() for member in members] == [{**single, "random_state": seed} for seed in seeds]
+    blocks, y = fitted_on[0]
+    assert all(other is blocks and other_y is y for other, other_y in fitted_on)  # the same labels and spots
+    target = Project.open(summary.project)
+    target_blocks = {name: block[len(y) - target.sample.n_spots :] for name, block in blocks.items()}
+    graph, _ = spatial_graph(target.load_sample(), rings=1)
+    expected = smooth_probabilities(np.mean([m.predict_proba(target_blocks) for m in members], axis=0), graph)
+    np.testing.assert_allclose(summary.predictions.filter(like="p(").to_numpy(), expected, atol=1e-6)
+    again = make_classifier(source.config.model, seed=seeds[-1]).set_params(warm_start=False).fit(blocks, y)
+    np.testing.assert_array_equal(again.predict_proba(target_blocks), members[-1].predict_proba(target_blocks))
+    latest = target.latest_round(containing=K.ROUND_PREDICTIONS)
+    assert summary.ensemble == latest.info["ensemble"] == ensemble
+    checkpoint = FusedMLPClassifier.from_bytes(latest.load_file(K.ROUND_MODEL))
+    np.testing.assert_allclose(
+        checkpoint.predict_proba(target_blocks), members[0].predict_proba(target_blocks), atol=1e-6
+    )
+    target.close()
+    source.close()
 
 
 def test_the_loop_continues_from_a_transferred_round(transferred, truth, tmp_path):
