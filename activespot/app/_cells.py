@@ -117,15 +117,21 @@ def render_cells(project, *, annotator: str) -> None:
             "x": [round(float(adata.obsm[K.SPATIAL_KEY][position[c], 0]), 1) for c in cells],
             "y": [round(float(adata.obsm[K.SPATIAL_KEY][position[c], 1]), 1) for c in cells],
             "suggestion": [current.suggestions["label"].get(c) if shown else None for c in cells],
+            "confidence": [current.suggestions["confidence"].get(c) if shown else None for c in cells],
             "label": [current.suggestions["label"].get(c) if shown else None for c in cells],
         }
     )
+    if shown:
+        right.caption("Least confident suggestions first: they are the ones most likely to need a correction.")
     edited = right.data_editor(
         table,
         key="cells_editor",
         hide_index=True,
-        disabled=[K.CELL_ID, "x", "y", "suggestion"],
-        column_config={"label": st.column_config.SelectboxColumn("label", options=classes)},
+        disabled=[K.CELL_ID, "x", "y", "suggestion", "confidence"],
+        column_config={
+            "label": st.column_config.SelectboxColumn("label", options=classes),
+            "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="%.2f"),
+        },
     )
     save, accept = right.columns(2)
     if save.button("Save labels", key="cells_save", disabled=not cells):

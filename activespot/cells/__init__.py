@@ -8,7 +8,7 @@ the rules the tool follows; :func:`workload` reads the annotators' workload from
 
 from ._classifier import CellClassifier
 from ._features import cell_feature_names, cell_features, cell_patch_size
-from ._guide import Region, choose_region, coreset_picks, should_retrain, suggestions_ready
+from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
 from ._session import CellRound, cell_round, cell_workload, label_cells, latest_cell_round, load_cells, needs_new_round
 from ._simulate import SessionTrace, curve_auc, effectiveness_curve, simulate_cells, simulate_session
 
@@ -17,6 +17,7 @@ __all__ = [
     "CellRound",
     "Region",
     "SessionTrace",
+    "annotation_order",
     "cell_feature_names",
     "cell_features",
     "cell_patch_size",

@@ -176,12 +176,13 @@ def _describe_cells(image: Any, xy: np.ndarray, outlines: _Outlines, *, patch_px
     rows = []
     for i, (x, y) in enumerate(tqdm(xy, desc="cell descriptor", unit="cell", disable=not progress, mininterval=1.0)):
         x0, y0 = round(x - patch_px / 2), round(y - patch_px / 2)
-        wide = image.read(slice(y0 - patch_px // 2, y0 + patch_px + patch_px // 2),
-                          slice(x0 - patch_px // 2, x0 + patch_px + patch_px // 2))  # fmt: skip
+        rows_wide = slice(y0 - patch_px // 2, y0 + patch_px + patch_px // 2)
+        cols_wide = slice(x0 - patch_px // 2, x0 + patch_px + patch_px // 2)
+        wide = image.read(rows_wide, cols_wide)
         patch = wide[patch_px // 2 : patch_px // 2 + patch_px, patch_px // 2 : patch_px // 2 + patch_px]
         allowed, exact = outlines.restrict(i, x0, y0, patch_px)
         own = _describe_one(patch, threshold, allowed, exact=exact)
-        rows.append(own + _surroundings(wide))
+        rows.append(own + _surroundings(wide, _inside_image(rows_wide, cols_wide, image.shape)))
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -224,8 +225,20 @@ def _describe_one(patch: np.ndarray, threshold: float, allowed: np.ndarray | Non
     return [float(v) for v in shape + stain]
 
 
-def _surroundings(wide: np.ndarray) -> list[float]:
-    """Pale fraction, haematoxylin, eosin and grey level in centred squares of growing side."""
+def _inside_image(rows: slice, cols: slice, shape: tuple[int, int]) -> np.ndarray:
+    """Which pixels of the crop ``rows`` x ``cols`` lie inside an image of ``shape`` (height, width)."""
+    height, width = shape[:2]
+    inside_rows = (np.arange(rows.start, rows.stop) >= 0) & (np.arange(rows.start, rows.stop) < height)
+    inside_cols = (np.arange(cols.start, cols.stop) >= 0) & (np.arange(cols.start, cols.stop) < width)
+    return inside_rows[:, None] & inside_cols[None, :]
+
+
+def _surroundings(wide: np.ndarray, inside: np.ndarray) -> list[float]:
+    """Pale fraction, haematoxylin, eosin and grey level in centred squares of growing side.
+
+    Only pixels ``inside`` the image count: past the edge of a tile is unknown, not pale glass,
+    and counting it as glass made every cell near an edge look like a gland-lining one.
+    """
     from skimage.color import rgb2gray, rgb2hed
 
     rgb = wide.astype(np.float64) / 255.0
@@ -236,11 +249,12 @@ def _surroundings(wide: np.ndarray) -> list[float]:
     for scale in _CONTEXT_SCALES:
         half = max(1, round(scale * side))
         window = (slice(centre - half, centre + half + 1),) * 2
+        known = inside[window]  # never empty: the centroid lies inside the image
         out += [
-            (grey[window] > _PALE).mean(),
-            hed[window][..., 0].mean(),
-            hed[window][..., 1].mean(),
-            grey[window].mean(),
+            (grey[window][known] > _PALE).mean(),
+            hed[window][..., 0][known].mean(),
+            hed[window][..., 1][known].mean(),
+            grey[window][known].mean(),
         ]
     return [float(v) for v in out]
 

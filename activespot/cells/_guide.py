@@ -4,17 +4,18 @@ HALS retrains its classifier on every label each time a few new ones arrive, sho
 only once each class has enough labels for them to be worth reading, and sends the annotator to
 the window that holds the most cells a Coreset (greedy k-center) would have picked: annotating a
 whole region is how pathologists work, and the region with most Coreset picks is the one that
-covers most of the feature space the model has not seen.
+covers most of the feature space the model has not seen. Inside the region the least confident
+suggestions come first, so the labels that teach the model most arrive before the next retrain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Region", "choose_region", "coreset_picks", "should_retrain", "suggestions_ready"]
+__all__ = ["Region", "annotation_order", "choose_region", "coreset_picks", "should_retrain", "suggestions_ready"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class Region:
         How many Coreset picks it contains.
     cells
         Positions (rows of the cells AnnData) of the unlabelled cells inside, in annotation order:
-        Coreset picks first, then top to bottom, left to right.
+        Coreset picks first, then top to bottom, left to right (re-ranked least confident first by
+        :func:`annotation_order` once a model suggests classes).
     """
 
     box: tuple[int, int, int, int]
@@ -85,6 +87,25 @@ def coreset_picks(
     from ..select import coreset
 
     return coreset(None, np.asarray(embeddings, dtype=np.float64), np.asarray(labelled_mask, dtype=bool), n, rng=rng)
+
+
+def annotation_order(cells: Sequence[int], confidence: np.ndarray | None) -> list[int]:
+    """``cells`` with the least confident suggestion first (ties keep their order); as given without a model.
+
+    The corrections a region needs cluster in its uncertain cells: labelling them first puts the
+    most informative labels into the next retrain, which then suggests the rest of the region
+    better (and makes the session's labels a better training set than a spatial sweep).
+
+    Parameters
+    ----------
+    cells
+        Positions of a region's cells, in their current order.
+    confidence
+        Probability of the suggested class for every cell (indexed by position), or ``None``.
+    """
+    if confidence is None:
+        return list(cells)
+    return sorted(cells, key=lambda cell: confidence[cell])
 
 
 def choose_region(

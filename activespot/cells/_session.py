@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from .. import _constants as K
 from ..errors import ProjectError
 from ._classifier import CellClassifier
 from ._features import cell_features, cell_patch_size
-from ._guide import Region, choose_region, coreset_picks, should_retrain, suggestions_ready
+from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
 
 __all__ = [
     "CellRound",
@@ -165,6 +165,8 @@ def cell_round(project: Any, *, progress: bool = False) -> CellRound:
     region = choose_region(
         adata.obsm[K.SPATIAL_KEY], picks, size=settings.region_px, image_shape=shape, unlabelled=~labelled
     )
+    if len(suggestions):
+        region = replace(region, cells=tuple(annotation_order(region.cells, suggestions["confidence"].to_numpy())))
     info = {
         "kind": K.CELL_ROUND_KIND,
         K.ROUND_REGION: {

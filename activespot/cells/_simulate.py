@@ -26,7 +26,7 @@ from anndata import AnnData
 from .. import _constants as K
 from ..config import CellsConfig
 from ._classifier import CellClassifier
-from ._guide import Region, choose_region, coreset_picks, should_retrain, suggestions_ready
+from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
 
 __all__ = ["SessionTrace", "curve_auc", "effectiveness_curve", "simulate_cells", "simulate_session"]
 
@@ -104,7 +104,8 @@ def simulate_session(
     config
         Cell settings (cadence, threshold, Coreset size, region size, classifier).
     guided
-        ``True``: regions from Coreset picks on the classifier's penultimate features, picks first.
+        ``True``: regions from Coreset picks on the classifier's penultimate features, the least
+        confident suggestion of the region first (see :func:`annotation_order`).
         ``False``: the unguided control — a random window around a random unlabelled cell, cells
         in random order.
     required_classes
@@ -126,7 +127,7 @@ def simulate_session(
     budget = int(in_pool.sum()) if max_labels is None else min(int(max_labels), int(in_pool.sum()))
     scaled = (features - features.mean(axis=0)) / np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
     trace = SessionTrace()
-    model, trained_at, predicted = None, None, None
+    model, trained_at, predicted, confidence = None, None, None, None
     counts: Counter[str] = Counter()
     while len(trace.order) < budget:
         todo = in_pool & ~labelled
@@ -136,11 +137,12 @@ def simulate_session(
         else:
             picks = np.array([rng.choice(np.flatnonzero(todo))])
         region = choose_region(xy, picks, size=config.region_px, image_shape=image_shape, unlabelled=todo)
-        cells = list(region.cells) if guided else list(rng.permutation(region.cells))
+        remaining = list(region.cells) if guided else list(rng.permutation(region.cells))
         trace.regions.append(region)
-        for cell in cells:
-            if len(trace.order) >= budget:
-                break
+        while remaining and len(trace.order) < budget:
+            # Guided: the least confident suggestion next, re-ranked after every retrain; control: as drawn.
+            cell = annotation_order(remaining, confidence)[0] if guided else remaining[0]
+            remaining.remove(cell)
             show = predicted is not None and suggestions_ready(
                 counts, classes, min_per_class=config.min_labels_per_class
             )
@@ -152,7 +154,8 @@ def simulate_session(
             if should_retrain(len(trace.order), trained_at, every=config.retrain_every) and len(counts) >= 2:
                 index = np.asarray(trace.order)
                 model = _classifier(config, seed).fit(features[index], truth[index])
-                predicted = model.predict(features)
+                probs = model.predict_proba(features)
+                predicted, confidence = model.classes_[probs.argmax(axis=1)], probs.max(axis=1)
                 trained_at = len(trace.order)
                 trace.retrains += 1
     return trace

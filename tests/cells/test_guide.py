@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 import activespot.cells as cells
-from activespot.cells import choose_region, coreset_picks, should_retrain, simulate_session, suggestions_ready
+from activespot.cells import (
+    annotation_order,
+    choose_region,
+    coreset_picks,
+    should_retrain,
+    simulate_session,
+    suggestions_ready,
+)
 from activespot.config import CellsConfig
 
 
@@ -59,6 +66,31 @@ def test_coreset_picks_are_reproducible_and_unlabelled():
     assert np.array_equal(first, coreset_picks(points, labelled, 8, rng=3))
     assert not labelled[first].any()
     assert len(set(first)) == 8
+
+
+def test_annotation_order_puts_the_least_confident_first_and_keeps_ties():
+    confidence = np.array([0.9, 0.55, 0.7, 0.55, 0.99])
+    assert annotation_order([0, 1, 2, 3, 4], confidence) == [1, 3, 2, 0, 4]
+    assert annotation_order([3, 1], confidence) == [3, 1]  # a tie keeps the region's order
+    assert annotation_order([4, 0, 2], None) == [4, 0, 2]  # no model yet: as the region lists them
+
+
+def test_guided_session_labels_each_region_least_confident_first():
+    """Between two retrains, the cells of a region are labelled in rising confidence of the model then."""
+    features, truth, xy = _blobs(seed=2)
+    features = features + np.random.default_rng(5).normal(scale=2.0, size=features.shape)  # make it uncertain
+    config = CellsConfig(region_px=400, retrain_every=5, max_iter=50)
+    trace = simulate_session(features, truth, xy, image_shape=(400, 400), pool=np.arange(240), config=config, seed=0)
+    assert len(trace.regions) == 1  # one window holds every cell: only the ranking decides the order
+    order = np.asarray(trace.order)
+    for start in range(5, 60, 5):  # each block of five follows the model trained on the labels before it
+        model = cells.CellClassifier(config.hidden, n_layers=config.n_layers, alpha=config.alpha,
+                                     max_iter=config.max_iter, random_state=0)  # fmt: skip
+        model.fit(features[order[:start]], truth[order[:start]])
+        confidence = model.predict_proba(features).max(axis=1)
+        remaining = order[start:]
+        assert np.all(np.diff(confidence[order[start : start + 5]]) >= 0)
+        assert confidence[order[start]] == confidence[remaining].min()
 
 
 def _blobs(n=240, seed=0):

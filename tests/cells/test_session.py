@@ -46,6 +46,10 @@ def test_labels_carry_suggestion_source_and_region(project, tile):
     second = cell_round(project)
     assert second.n_trained == 12
     assert second.suggestions["shown"].all()
+    names = project.load_sample().obs_names[list(second.region.cells)]
+    confidence = second.suggestions.loc[names, "confidence"].to_numpy()
+    assert (confidence[1:] >= confidence[:-1]).all()  # the region lists its least confident cells first
+    assert latest_cell_round(project).region.cells == second.region.cells  # the order is what the round stored
     todo = [project.load_sample().obs_names[i] for i in second.region.cells][:6]
     given = {c: truth[c] for c in todo}
     counts = label_cells(project, given, annotator="bo", current=second)
