@@ -43,7 +43,7 @@ def render_classes(project: Project, *, annotator: str) -> None:
     path = str(project.path)
     declared = project.store.declared_classes()
     counts = project.info()["classes"]
-    colors = D.class_colors(project.store.classes())
+    colors = D.class_colors(project)
     st.markdown(D.legend_html(counts, colors), unsafe_allow_html=True)
     undeclared = [c for c in counts if c not in declared]
     if undeclared:

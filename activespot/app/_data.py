@@ -111,9 +111,17 @@ def current() -> tuple[Project, str]:
     return st.session_state[S.PROJECT], st.session_state.get(S.ANNOTATOR, "").strip()
 
 
-def class_colors(classes: list[str]) -> dict[str, str]:
-    """Colour of each class, stable across views (assigned in the project's class order)."""
-    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(classes)}
+def class_colors(project: Project) -> dict[str, str]:
+    """Colour of each class of ``project``, stable across views, renames and merges.
+
+    A declared class takes the colour of its declaration slot (a merge frees a slot without moving
+    the others); a label in use that was never declared takes a slot after them.
+    """
+    slots = project.store.class_slots()
+    first_free = max(slots.values(), default=-1) + 1
+    undeclared = [name for name in project.store.classes() if name not in slots]
+    slots.update({name: first_free + i for i, name in enumerate(undeclared)})
+    return {name: PALETTE[slot % len(PALETTE)] for name, slot in slots.items()}
 
 
 def hex_to_rgb(color: str) -> list[int]:

@@ -24,7 +24,7 @@ def render_overview(project: Project, *, annotator: str) -> None:
     c.metric("Queue", f"{done} / {len(queue)}", help="Spots asked by the latest round that are labelled.")
     d.metric("Rounds", details["rounds"])
 
-    colors = D.class_colors(project.store.classes())
+    colors = D.class_colors(project)
     counts = details["classes"]
     if counts:
         st.subheader("Labels per class")

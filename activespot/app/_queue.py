@@ -51,7 +51,7 @@ def render_queue(project: Project, *, annotator: str) -> None:
         st.info("No spots asked yet: run `activespot suggest` or train a round on the Rounds page.")
         return
     classes = project.store.classes()
-    colors = D.class_colors(classes)
+    colors = D.class_colors(project)
     done = int(table["label"].notna().sum())
     st.progress(done / len(table), text=f"**{done} / {len(table)} labelled** · round {int(table['round'].iloc[0])}")
     if not annotator:

@@ -93,7 +93,7 @@ def render_review(project: Project, *, annotator: str) -> None:
     if not annotator:
         st.warning("Enter your name in the sidebar to accept or correct predictions.", icon=":material/person:")
     classes = project.store.classes()
-    colors = D.class_colors(classes)
+    colors = D.class_colors(project)
 
     a, b, c = st.columns([2, 2, 1.3], vertical_alignment="bottom")
     a.radio("Order", list(_ORDERS), format_func=_ORDERS.get, horizontal=True, key=S.REVIEW_ORDER)

@@ -84,7 +84,7 @@ def render_rounds(project: Project, *, annotator: str) -> None:
     if history.empty:
         st.info("No trained round yet. Label the queue, then train the first round.")
         return
-    colors = D.class_colors(project.store.classes())
+    colors = D.class_colors(project)
     counts = round_class_counts(project)
     scale = alt.Scale(domain=list(colors), range=list(colors.values()))
     st.subheader("Class counts per round")

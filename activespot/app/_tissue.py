@@ -64,7 +64,7 @@ def render_tissue(project: Project, *, annotator: str) -> None:
     path = str(project.path)
     geometry = D.tissue_image(path)
     table = spot_table(project)
-    colors = D.class_colors(project.store.classes())
+    colors = D.class_colors(project)
     has_predictions = bool(table["prediction"].ne("").any())
     options = [k for k in COLOR_BY if has_predictions or k in ("label", "query")]
     left, right = st.columns([3, 1])

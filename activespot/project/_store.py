@@ -344,18 +344,26 @@ class LabelStore:
             mapping[name] = target
         return mapping
 
-    def declared_classes(self) -> list[str]:
-        """Classes declared (and renamed or merged since), in declaration order."""
-        classes: list[str] = []
+    def class_slots(self) -> dict[str, int]:
+        """Position of each declared class in the declaration order, merged-away classes' slots left empty.
+
+        A rename keeps the slot; a merge frees it without moving the others, so whatever is keyed on
+        the slot (a class's colour in the app) stays the same for every other class.
+        """
+        slots: list[str | None] = []
         rows = self._conn.execute(f"SELECT kind, name, target FROM {K.CLASS_EVENTS_TABLE} ORDER BY id").fetchall()
         for kind, name, target in rows:
-            if kind == "add" and name not in classes:
-                classes.append(name)
+            if kind == "add" and name not in slots:
+                slots.append(name)
             elif kind == "rename":
-                classes[classes.index(name)] = target
+                slots[slots.index(name)] = target
             elif kind == "merge":
-                classes.remove(name)
-        return classes
+                slots[slots.index(name)] = None
+        return {name: slot for slot, name in enumerate(slots) if name is not None}
+
+    def declared_classes(self) -> list[str]:
+        """Classes declared (and renamed or merged since), in declaration order."""
+        return list(self.class_slots())
 
     def classes(self) -> list[str]:
         """Declared classes in declaration order, plus any label in use that was never declared."""

@@ -190,6 +190,7 @@ def test_classes_are_added_and_renamed_as_events(demo_project, steps, classes):
 
 
 def test_merging_a_class_reads_old_labels_under_the_new_name(demo_project):
+    colours = D.class_colors(Project.open(demo_project))
     app = open_app(demo_project, page="classes")
     app.selectbox(key=S.CLASSES_MERGE_FROM).set_value("L1").run()
     app.selectbox(key=S.CLASSES_MERGE_INTO).set_value("L2").run()
@@ -197,6 +198,7 @@ def test_merging_a_class_reads_old_labels_under_the_new_name(demo_project):
     project = Project.open(demo_project)
     assert "L1" not in project.store.declared_classes()
     assert "L1" not in set(project.labels())
+    assert D.class_colors(project) == {name: c for name, c in colours.items() if name != "L1"}  # none recoloured
 
 
 def test_heavy_objects_are_loaded_once_per_project(demo_project):

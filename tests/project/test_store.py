@@ -79,6 +79,16 @@ def test_class_rename_and_merge_apply_to_existing_labels(store):
         store.merge_class("Fat", "Stroma", annotator="ana")
 
 
+def test_a_merge_frees_its_slot_without_moving_the_other_classes(store):
+    """Slots key the app's class colours: merging one class must not recolour the others."""
+    store.add_classes(["L1", "L2", "L3", "WM"], annotator="ana")
+    store.merge_class("L2", "L1", annotator="ana")
+    store.rename_class("WM", "White matter", annotator="ana")
+    store.add_classes(["Vessel"], annotator="ana")
+    assert store.class_slots() == {"L1": 0, "L3": 2, "White matter": 3, "Vessel": 4}
+    assert store.declared_classes() == ["L1", "L3", "White matter", "Vessel"]
+
+
 def test_undeclared_labels_in_use_are_listed_as_classes(store):
     store.add_classes(["Tumour"], annotator="ana")
     store.add_labels({"A-1": "Immune"}, annotator="ana", source="imported")
