@@ -109,7 +109,10 @@ def _required_classes(project: Any) -> list[str]:
 
 
 def cell_round(project: Any, *, progress: bool = False) -> CellRound:
-    """Train on every current label, suggest a class for every cell, choose the next region, save the round.
+    """Train on every current label, suggest a class for every cell, choose the region, save the round.
+
+    The region is the current one while it has unlabelled cells, else the window with most Coreset
+    picks; its cells are listed least confident first.
 
     Parameters
     ----------
@@ -160,11 +163,13 @@ def cell_round(project: Any, *, progress: bool = False) -> CellRound:
         n_trained = int(labelled.sum())
     else:
         space = (features - features.mean(axis=0)) / np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
-    picks = coreset_picks(space, labelled, settings.coreset_size, rng=rng)
-    shape = tuple(adata.uns[K.CELLS_UNS_KEY]["image_shape"])
-    region = choose_region(
-        adata.obsm[K.SPATIAL_KEY], picks, size=settings.region_px, image_shape=shape, unlabelled=~labelled
-    )
+    region = _unfinished_region(project, labelled)
+    if region is None:
+        picks = coreset_picks(space, labelled, settings.coreset_size, rng=rng)
+        shape = tuple(adata.uns[K.CELLS_UNS_KEY]["image_shape"])
+        region = choose_region(
+            adata.obsm[K.SPATIAL_KEY], picks, size=settings.region_px, image_shape=shape, unlabelled=~labelled
+        )
     if len(suggestions):
         region = replace(region, cells=tuple(annotation_order(region.cells, suggestions["confidence"].to_numpy())))
     info = {
@@ -179,6 +184,19 @@ def cell_round(project: Any, *, progress: bool = False) -> CellRound:
     }
     project.save_round(number, tables={K.ROUND_SUGGESTIONS: suggestions}, info=info)
     return CellRound(number, region, suggestions, n_trained)
+
+
+def _unfinished_region(project: Any, labelled: np.ndarray) -> Region | None:
+    """The current region with its still unlabelled cells, or ``None`` when it is done (or there is none).
+
+    A retrain mid-region refreshes the suggestions of the region being annotated; the next region is
+    chosen only once this one is finished, as HALS guides (and as the simulated annotator works).
+    """
+    current = latest_cell_round(project)
+    if current is None:
+        return None
+    remaining = tuple(cell for cell in current.region.cells if not labelled[cell])
+    return replace(current.region, cells=remaining) if remaining else None
 
 
 def latest_cell_round(project: Any) -> CellRound | None:

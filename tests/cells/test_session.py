@@ -97,3 +97,22 @@ def test_visium_project_is_not_a_cell_project(tmp_path):
     project = Project.create(tmp_path / "spots", visium=DLPFC)
     with pytest.raises(ProjectError, match="not a cell project"):
         load_cells(project)
+
+
+def test_a_retrain_keeps_the_unfinished_region_and_a_finished_one_moves_on(project, tile):
+    truth = tile["table"].set_index(tile["table"]["instance_id"].astype(str))["class_color"]
+
+    def names(region):
+        return list(project.load_sample().obs_names[list(region.cells)])
+
+    first = cell_round(project)
+    cells = names(first.region)
+    assert len(cells) >= 3
+    label_cells(project, {c: truth[c] for c in cells[:2]}, annotator="ana", current=first)
+    second = cell_round(project)  # retrained mid-region: same window, the cells still to do
+    assert second.region.box == first.region.box
+    assert sorted(names(second.region)) == sorted(cells[2:])
+    label_cells(project, {c: truth[c] for c in names(second.region)}, annotator="ana", current=second)
+    third = cell_round(project)  # region finished: the next one holds none of its cells
+    assert not set(names(third.region)) & set(cells)
+    assert not set(names(third.region)) & set(project.labels().index)
