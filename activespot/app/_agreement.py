@@ -14,7 +14,7 @@ import streamlit as st
 from .. import _constants as K
 from ..errors import ActivespotError, InputFileError
 from ..project import Project
-from ..transfer import Agreement, agreement, read_annotation, review_labels
+from ..transfer import Agreement, agreement, annotation_columns, read_annotation, review_labels
 from . import _data as D
 from . import _state as S
 from ._files import loupe_bytes
@@ -33,14 +33,11 @@ def label_columns(name: str, data: bytes) -> list[str]:
     An unreadable file is not reported here: :func:`compare_upload` reads it the way the command
     line does and says why.
     """
-    from ..transfer._agreement import _header  # how read_annotation finds the barcode column
-
     try:
         with D.uploaded_file(name, data, expected=_EXPECTED) as path:
-            header = _header(path) or []
+            return annotation_columns(path)
     except ValueError:
         return []
-    return [cell for cell in header if cell.lower() != K.LOUPE_BARCODE.lower()]
 
 
 def compare_upload(

@@ -19,19 +19,15 @@ import streamlit as st
 
 from .. import _constants as K
 from ..errors import ActivespotError
+from . import _data as D
 
 __all__ = ["render_cells"]
 
-_PALETTE = [(228, 26, 28), (55, 126, 184), (77, 175, 74), (152, 78, 163), (255, 127, 0), (166, 86, 40), (247, 129, 191)]
-_NO_SUGGESTION = (255, 255, 255)
+_NO_SUGGESTION = "#ffffff"
 _DISPLAY_SIDE = 640
 
 
-def _colours(classes: list[str]) -> dict[str, tuple[int, int, int]]:
-    return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(classes)}
-
-
-def _region_picture(project, adata, current, labels: pd.Series, colours: dict[str, tuple[int, int, int]]):
+def _region_picture(project, adata, current, labels: pd.Series, colours: dict[str, str]):
     """The region's pixels with each nucleus marked: ring = suggestion, filled dot = label given."""
     from PIL import Image, ImageDraw
 
@@ -92,7 +88,7 @@ def render_cells(project, *, annotator: str) -> None:
         return
 
     classes = project.store.classes()
-    colours = _colours(classes)
+    colours = D.class_colors(project)
     labels = project.labels()
     position = pd.Series(np.arange(adata.n_obs), index=adata.obs_names)
     cells = [c for c in adata.obs_names[list(current.region.cells)] if c not in labels.index]
@@ -108,7 +104,7 @@ def render_cells(project, *, annotator: str) -> None:
 
     left, right = st.columns([3, 2])
     left.image(_region_picture(project, adata, current, labels, colours), caption="ring: suggestion · dot: label")
-    legend = " ".join(f"<span style='color:rgb{colours[c]}'>●</span> {c}" for c in classes)
+    legend = " ".join(f"<span style='color:{colours[c]}'>●</span> {c}" for c in classes)
     left.markdown(legend, unsafe_allow_html=True)
 
     table = pd.DataFrame(

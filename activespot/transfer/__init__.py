@@ -5,7 +5,7 @@ the predictions as suggestions; :func:`agreement` compares two annotations (κ, 
 weighted F1, confusion); :func:`review_labels` lists labels an out-of-fold model disputes.
 """
 
-from ._agreement import Agreement, agreement, plot_agreement, read_annotation
+from ._agreement import Agreement, agreement, annotation_columns, plot_agreement, read_annotation
 from ._features import harmonize, joint_feature_blocks
 from ._review import out_of_fold_probabilities, review_labels
 from ._transfer import TransferSummary, transfer_labels
@@ -14,6 +14,7 @@ __all__ = [
     "Agreement",
     "TransferSummary",
     "agreement",
+    "annotation_columns",
     "harmonize",
     "joint_feature_blocks",
     "out_of_fold_probabilities",

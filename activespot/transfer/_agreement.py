@@ -20,7 +20,7 @@ import pandas as pd
 from .. import _constants as K
 from ..errors import InputFileError
 
-__all__ = ["Agreement", "agreement", "plot_agreement", "read_annotation"]
+__all__ = ["Agreement", "agreement", "annotation_columns", "plot_agreement", "read_annotation"]
 
 # Ground-truth tables (not Loupe exports) mark unannotated spots with pandas' usual NA strings,
 # as activespot.simulate.read_truth reads them.
@@ -182,16 +182,24 @@ def read_annotation(path: str | Path, *, column: str | None = None) -> pd.Series
 
     path = Path(path)
     header = _header(path)
-    if column is None and header is not None:
-        barcode = [cell.lower() for cell in header].index(K.LOUPE_BARCODE.lower())
-        others = [cell for i, cell in enumerate(header) if i != barcode]
-        column = others[0] if others else None
+    if column is None:
+        column = next(iter(annotation_columns(path)), None)
     labels = read_loupe_csv(path, column=column)
     if header is not None and K.LOUPE_BARCODE not in header:
         labels = labels[~labels.str.strip().isin(_NA_STRINGS)]
     if labels.empty:
         raise InputFileError(path, f"no labelled spot in column {labels.name!r}", "is it the right column?")
     return labels
+
+
+def annotation_columns(path: str | Path) -> list[str]:
+    """The label columns of an annotation CSV (every column but the barcodes), in file order.
+
+    Empty when the file cannot be read or has no barcode column: :func:`read_annotation` then
+    says what is wrong with it.
+    """
+    header = _header(Path(path)) or []
+    return [cell for cell in header if cell.lower() != K.LOUPE_BARCODE.lower()]
 
 
 def _header(path: Path) -> list[str] | None:

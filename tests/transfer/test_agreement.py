@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from activespot.cli import main
 from activespot.errors import InputFileError
-from activespot.transfer import agreement, plot_agreement, read_annotation
+from activespot.transfer import agreement, annotation_columns, plot_agreement, read_annotation
 
 from .conftest import SECTIONS
 
@@ -54,6 +54,15 @@ def test_reads_ground_truth_tables_and_loupe_csvs(tmp_path):
     loupe.write_text("\ufeffBarcode,Pathologist\r\nAAAC-1,L1\r\nAAAG-1,\r\nAAAT-1,NA\r\n", encoding="utf-8")
     labels = read_annotation(loupe)
     assert labels.to_dict() == {"AAAC-1": "L1", "AAAT-1": "NA"}  # in a Loupe export "NA" is whatever the user typed
+
+
+def test_annotation_columns_lists_the_label_columns_and_nothing_for_a_bad_file(tmp_path):
+    header = pd.read_csv(SECTIONS["151673"] / "ground_truth_layers.csv", nrows=0).columns
+    assert annotation_columns(SECTIONS["151673"] / "ground_truth_layers.csv") == list(header[1:])
+    no_barcodes = tmp_path / "cells.csv"
+    no_barcodes.write_text("cell,label\nc1,L1\n", encoding="utf-8")
+    assert annotation_columns(no_barcodes) == []
+    assert annotation_columns(tmp_path / "missing.csv") == []
 
 
 def test_cli_reports_scores_one_sided_spots_and_plots(tmp_path):
