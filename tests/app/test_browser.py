@@ -151,7 +151,10 @@ def test_label_accept_round_and_download_in_a_real_browser(page, app_url, demo_p
     accepted = mine[mine["source"] == "accepted"].iloc[0]
     assert accepted["label"] == accepted["suggested_label"]
     assert 0 < accepted["suggestion_confidence"] <= 1
-    # The name survives a reload (it is kept in the page address).
+    # The name survives a reload (it is kept in the page address). Right after a reload the idle
+    # marker can show before the first run has filled the sidebar, so wait for the value itself.
+    from playwright.sync_api import expect
+
     page.reload()
     settle(page)
-    assert page.locator(".st-key-annotator input").input_value() == ANNOTATOR
+    expect(page.locator(".st-key-annotator input")).to_have_value(ANNOTATOR, timeout=15_000)
