@@ -1,0 +1,57 @@
+"""The weight-free cell descriptor on a real CoNSeP tile: columns, the radial stain profile, image edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from activespot.cells import cell_feature_names, cell_features
+from activespot.io import read_cells
+
+
+def _described(image, nuclei, **kwargs):
+    adata = read_cells(image, nuclei, **kwargs)
+    cell_features(adata, patch_px=40, progress=False)
+    return pd.DataFrame(adata.obsm["X_cell"], index=adata.obs_names, columns=cell_feature_names())
+
+
+def test_columns_are_named_and_finite(tile):
+    features = _described(tile["image"], tile["mask"])
+    assert features.shape == (len(tile["table"]), len(cell_feature_names()))
+    assert np.isfinite(features.to_numpy()).all()
+
+
+def test_radial_profile_needs_no_outline_and_finds_lymphocytes(tile, tmp_path):
+    """The ring profile reads the stain around the centroid: bare centroids give the mask's values exactly,
+    and the small dark round nuclei of the lamina propria (blue) are darker at the centre than the rest."""
+    rings = [name for name in cell_feature_names() if "_radial" in name]
+    cells = read_cells(tile["image"], tile["mask"])
+    from_mask = _described(tile["image"], tile["mask"])[rings]
+    points = pd.DataFrame(cells.obsm["spatial"], columns=["x", "y"]).assign(id=cells.obs_names)
+    points[["id", "x", "y"]].to_csv(tmp_path / "points.csv", index=False)  # the same centroids, no outlines
+    from_points = _described(tile["image"], tmp_path / "points.csv")[rings]
+    np.testing.assert_allclose(from_points.to_numpy(), from_mask.loc[from_points.index].to_numpy(), atol=1e-5)
+
+    truth = tile["table"].set_index(tile["table"]["instance_id"].astype(str))["class_color"]
+    centre = from_mask["h_radial0"].groupby(truth.reindex(from_mask.index)).mean()
+    assert centre["blue"] > centre["red"] * 1.2
+    blue = from_mask[truth.reindex(from_mask.index) == "blue"]
+    assert (blue["h_radial0"] > blue["h_radial7"]).mean() > 0.9  # a dark nucleus in paler surroundings
+
+
+def test_pixels_past_the_image_edge_do_not_count(tile, tmp_path):
+    """A nucleus cut close to a tile's edge gets the same inner rings as in the whole image, and no extra glass."""
+    image = np.asarray(Image.open(tile["image"]).convert("RGB"))
+    table = tile["table"]
+    near_left = table[table["centroid_x"].between(100, 200)].iloc[0]  # moved 8 px from the left edge by the cut
+    cut = int(near_left["centroid_x"]) - 8
+    Image.fromarray(image[:, cut:]).save(tmp_path / "cut.png")
+    moved = table[table["centroid_x"] >= cut + 1][["instance_id", "centroid_x", "centroid_y"]].copy()
+    moved["centroid_x"] -= cut
+    moved.to_csv(tmp_path / "cut.csv", index=False)
+    whole = _described(tile["image"], tile["mask"]).loc[str(int(near_left["instance_id"]))]
+    edge = _described(tmp_path / "cut.png", tmp_path / "cut.csv").loc[str(int(near_left["instance_id"]))]
+    np.testing.assert_allclose(edge[["h_radial0", "h_radial1", "e_radial0"]], whole[["h_radial0", "h_radial1", "e_radial0"]],
+                               rtol=1e-5)  # fmt: skip
+    assert edge["pale_within_1.0"] <= whole["pale_within_1.0"] + 0.15
