@@ -92,8 +92,8 @@ def cell_features(
         Patch side in pixels (see :func:`cell_patch_size` for µm).
     backbone
         ``"descriptor"`` (weight-free, the offline default) or a name from
-        :func:`activespot.features.list_backbones`, whose embedding replaces the stain and shape
-        columns (crowding and neighbour means are added to it as well).
+        :func:`activespot.features.list_backbones`, whose embedding replaces the descriptor's
+        columns (the crowding columns are added to it as well).
     weights
         Weights of the backbone (file or Hub id).
     batch_size

@@ -22,7 +22,7 @@ from anndata import AnnData
 from .. import _constants as K
 from ..errors import ProjectError
 from ._classifier import CellClassifier
-from ._features import cell_features, cell_patch_size
+from ._features import cell_feature_names, cell_features, cell_patch_size
 from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
 
 __all__ = [
@@ -88,6 +88,8 @@ def load_cells(project: Any, *, progress: bool = False) -> AnnData:
                 list(stored["cells"]) == list(adata.obs_names)
                 and str(stored["backbone"]) == settings.backbone
                 and int(stored["patch_px"]) == patch
+                # A descriptor from an older activespot has other columns: describe the cells again.
+                and (settings.backbone != K.DESCRIPTOR_BACKBONE or _stored_columns(stored) == cell_feature_names())
             )
             if same:
                 adata.obsm[K.CELL_FEATURES_KEY] = stored["features"]
@@ -100,8 +102,13 @@ def load_cells(project: Any, *, progress: bool = False) -> AnnData:
         cells=np.asarray(adata.obs_names, dtype=str),
         backbone=settings.backbone,
         patch_px=patch,
+        columns=np.asarray(adata.uns[K.CELLS_UNS_KEY]["features"]["columns"], dtype=str),
     )
     return adata
+
+
+def _stored_columns(stored: Any) -> list[str] | None:
+    return list(stored["columns"]) if "columns" in stored.files else None
 
 
 def _required_classes(project: Any) -> list[str]:

@@ -116,3 +116,23 @@ def test_a_retrain_keeps_the_unfinished_region_and_a_finished_one_moves_on(proje
     third = cell_round(project)  # region finished: the next one holds none of its cells
     assert not set(names(third.region)) & set(cells)
     assert not set(names(third.region)) & set(project.labels().index)
+
+
+def test_features_are_cached_and_an_older_descriptor_is_recomputed(project):
+    """The descriptor is computed once per project; a cache from a descriptor with other columns is not reused."""
+    import numpy as np
+
+    from activespot.cells import cell_feature_names, load_cells
+
+    first = load_cells(project).obsm[K.CELL_FEATURES_KEY]
+    cache = project.features_dir / "cells_features.npz"
+    assert cache.is_file()
+    with np.load(cache) as stored:
+        old = {key: stored[key] for key in stored.files if key != "columns"}
+    old["features"] = np.zeros((first.shape[0], 49), dtype=np.float32)  # a descriptor without the radial profile
+    np.savez(cache, **old)
+    again = load_cells(Project.open(project.path)).obsm[K.CELL_FEATURES_KEY]
+    assert again.shape == (first.shape[0], len(cell_feature_names()))
+    np.testing.assert_allclose(again, first)
+    with np.load(cache) as stored:
+        assert list(stored["columns"]) == cell_feature_names()
