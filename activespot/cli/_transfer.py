@@ -25,8 +25,22 @@ _SHOWN = 5
 )
 @click.option("--image", type=click.Path(path_type=Path), default=None, help="Full-resolution H&E of the target.")
 @click.option("--annotator", default=None, help="Who creates the target project (default: $ACTIVESPOT_ANNOTATOR).")
+@click.option(
+    "--ensemble",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Models to average (default: transfer.ensemble of the source project's config, 5).",
+)
 @user_errors
-def transfer(source: Path, target: Path, out: Path, harmony: bool, image: Path | None, annotator: str | None) -> None:
+def transfer(
+    source: Path,
+    target: Path,
+    out: Path,
+    harmony: bool,
+    image: Path | None,
+    annotator: str | None,
+    ensemble: int | None,
+) -> None:
     """Predict every spot of TARGET from SOURCE's labels and start OUT, a project for TARGET.
 
     Features are computed jointly (genes matched by name, joint HVGs and PCA, Harmony) with the
@@ -36,7 +50,9 @@ def transfer(source: Path, target: Path, out: Path, harmony: bool, image: Path |
     from ..project import Project
     from ..transfer import transfer_labels
 
-    summary = transfer_labels(Project.open(source), target, out=out, harmony=harmony, image=image, annotator=annotator)
+    summary = transfer_labels(
+        Project.open(source), target, out=out, harmony=harmony, image=image, annotator=annotator, ensemble=ensemble
+    )
     n_source, n_target = summary.genes_per_sample or (0, 0)
     if n_source:
         share = summary.common_genes / max(min(n_source, n_target), 1)

@@ -47,7 +47,8 @@ class TransferSummary:
     harmony
         Whether the expression block was Harmony-corrected.
     ensemble
-        Fused MLPs whose probabilities were averaged (``transfer.ensemble`` of the source's settings).
+        Fused MLPs whose probabilities were averaged (``transfer.ensemble`` of the source's settings
+        unless given).
     predicted_counts
         Spots of the target predicted per class.
     predictions
@@ -80,6 +81,7 @@ def transfer_labels(
     harmony: bool = True,
     image: str | Path | None = None,
     annotator: str | None = None,
+    ensemble: int | None = None,
     progress: bool = True,
 ) -> TransferSummary:
     """Train on ``source``'s labels, predict every spot of ``target``, and create its project.
@@ -99,6 +101,8 @@ def transfer_labels(
         Optional full-resolution H&E of the target.
     annotator
         Recorded as the creator of the new project's classes.
+    ensemble
+        Fused MLPs to average (default: ``transfer.ensemble`` of the source's settings).
     progress
         Show progress bars.
 
@@ -116,6 +120,10 @@ def transfer_labels(
     import time
 
     start = time.perf_counter()
+    ensemble = source.config.transfer.ensemble if ensemble is None else int(ensemble)
+    if ensemble < 1:
+        msg = f"`ensemble` must be at least 1 (one model); got {ensemble}."
+        raise ValueError(msg)
     labels = source.labels()
     if labels.nunique() < 2:
         msg = (
@@ -132,7 +140,9 @@ def transfer_labels(
     target_adata = read_visium(target, fullres_image=image)  # InputFileError naming the file, before any work
     source_adata = source.load_sample()
     blocks, info = _features(source, source_adata, target_adata, harmony=harmony, progress=progress)
-    model, table, embeddings, query = _train_predict(source, labels, source_adata, target_adata, blocks)
+    model, table, embeddings, query = _train_predict(
+        source, labels, source_adata, target_adata, blocks, ensemble=ensemble
+    )
     project = _create_target(source, target, out=out, image=image, annotator=annotator, blocks=blocks[1], info=info)
     number = project.next_round_number
     predicted_counts = {str(k): int(v) for k, v in table["label"].value_counts().items()}
@@ -144,7 +154,7 @@ def transfer_labels(
         "source_label_counts": {str(k): int(v) for k, v in labels.value_counts().items()},
         "predicted_counts": predicted_counts,
         "harmony": info["harmony"],
-        "ensemble": source.config.transfer.ensemble,
+        "ensemble": ensemble,
         "genes_per_sample": info.get("genes_per_sample"),
         "common_genes": info.get("common_genes"),
         "strategy": source.config.select.strategy,
@@ -173,7 +183,7 @@ def transfer_labels(
         genes_per_sample=list(info.get("genes_per_sample") or []),
         common_genes=int(info.get("common_genes") or 0),
         harmony=bool(info["harmony"]),
-        ensemble=source.config.transfer.ensemble,
+        ensemble=ensemble,
         predicted_counts=predicted_counts,
         predictions=table,
         loupe_csv=loupe_csv,
@@ -207,14 +217,20 @@ def _features(
 
 
 def _train_predict(
-    source: Project, labels: pd.Series, source_adata: Any, target_adata: Any, blocks: list[dict[str, np.ndarray]]
+    source: Project,
+    labels: pd.Series,
+    source_adata: Any,
+    target_adata: Any,
+    blocks: list[dict[str, np.ndarray]],
+    *,
+    ensemble: int,
 ) -> tuple[Any, pd.DataFrame, np.ndarray, list[str]]:
     """Fit on the source's labels and every spot of both samples; predict and smooth on the target's graph.
 
     The target's spots enter ``fit`` unlabelled: they shape only the block standardisation
     (unsupervised), so the model's inputs are scaled over both sections alike.
 
-    ``transfer.ensemble`` models are fitted on the same labels with seeds ``model.seed``,
+    ``ensemble`` models are fitted on the same labels with seeds ``model.seed``,
     ``model.seed + 1``, …, and their probabilities averaged before smoothing: one fit's prediction
     of a new section varies with the seed alone (the source's labels pin the decision boundaries
     near the source's spots, not near the shifted target's), and the average removes that
@@ -232,7 +248,7 @@ def _train_predict(
     y[:n_source] = labels.reindex(source_adata.obs_names).astype(object).where(lambda s: s.notna(), None).to_numpy()
     model, *others = (
         make_classifier(config.model, seed=config.model.seed + offset).set_params(warm_start=False).fit(stacked, y)
-        for offset in range(config.transfer.ensemble)
+        for offset in range(ensemble)
     )
     probs, embeddings = model.predict_proba_and_embed(blocks[1])
     probs = np.mean([probs, *(member.predict_proba(blocks[1]) for member in others)], axis=0)

@@ -45,7 +45,7 @@ def small_source(tmp_path_factory, subsets, truth):
 
 @pytest.fixture(scope="module")
 def transferred(small_source, subsets, tmp_path_factory):
-    """One transfer without Harmony (library) and one with (CLI), recording what the model was fed."""
+    """A transfer without Harmony (library, 2 models) and one with (CLI, 1 model), recording what each model saw."""
     seen = []
     original = FusedMLPClassifier.fit
 
@@ -68,6 +68,8 @@ def transferred(small_source, subsets, tmp_path_factory):
                 str(subsets["151674"]),
                 "--out",
                 str(folder / "harmony"),
+                "--ensemble",
+                "1",  # the source's config says 2
             ],
         )
     assert result.exit_code == 0, result.output
@@ -78,6 +80,9 @@ def test_transfer_creates_a_target_project_with_suggestions(small_source, transf
     target = Project.open(transferred["out"])
     assert "in common" in transferred["cli_output"]
     assert "matched by name" in transferred["cli_output"]
+    assert "Trained 1 model on" in transferred["cli_output"]  # --ensemble 1 overrides the source's 2
+    assert transferred["plain"].ensemble == 2
+    assert len(transferred["fits"]) == 3
     latest = target.latest_round(containing=K.ROUND_PREDICTIONS)
     assert latest.info["kind"] == K.ROUND_KIND_TRANSFERRED
     assert latest.info["harmony"]
@@ -194,6 +199,9 @@ def test_transfer_refuses_bad_inputs(small_source, subsets, tmp_path):
     empty = Project.create(tmp_path / "unlabelled", visium=subsets["151673"])
     with pytest.raises(ProjectError, match="at least 2 classes"):
         transfer_labels(empty, subsets["151674"], out=tmp_path / "t2", progress=False)
+    with pytest.raises(ValueError, match="at least 1"):
+        transfer_labels(empty, subsets["151674"], out=tmp_path / "t3", ensemble=0, progress=False)
+    assert not (tmp_path / "t3").exists()
 
 
 def test_cli_transfer_errors_are_one_line(small_source, tmp_path):
