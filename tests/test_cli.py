@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from activespot import __version__
 from activespot.cli import main
-from tests.conftest import DLPFC
+from tests.conftest import DLPFC, MOUSE_BRAIN
 
 
 def run(*args, ok=True):
@@ -54,6 +54,41 @@ def test_init_import_info_export_round_trip(tmp_path, dlpfc_truth):
     everything = tmp_path / "all.csv"
     run("export", project, "--loupe", everything, "--all-barcodes")
     assert len(pd.read_csv(everything)) == 3639
+
+
+def test_morphology_only_project_from_a_folder_without_its_matrix(tmp_path):
+    """A real Space Ranger 2.x spatial/ folder without a count matrix: refused with the way out, then labelled.
+
+    Once the project says so, its spots are labelled from the H&E alone (features without expression).
+    """
+    import numpy as np
+
+    from activespot.project import Project
+
+    project = tmp_path / "brain"
+    refused = run("init", project, "--visium", MOUSE_BRAIN, ok=False)
+    assert refused.exit_code != 0
+    assert "count matrix not found" in refused.output
+    assert "--morphology-only" in refused.output
+    assert not project.exists()
+    out = run("init", project, "--visium", MOUSE_BRAIN, "--morphology-only", "--classes", "Top,Bottom").output
+    assert "2310 spots, 0 genes" in out
+    assert "morphology only" in out
+
+    opened = Project.open(project)  # reopened from disk: the sample still loads without a matrix
+    assert opened.sample.morphology_only
+    assert not opened.config.features.expression
+    adata = opened.load_sample()
+    rng = np.random.default_rng(0)
+    picked = rng.choice(adata.n_obs, 40, replace=False)
+    top = adata.obsm["spatial"][picked, 1] < np.median(adata.obsm["spatial"][:, 1])
+    labels = pd.DataFrame({"Barcode": adata.obs_names[picked], "Region": np.where(top, "Top", "Bottom")})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    run("import", project, tmp_path / "labels.csv")
+    out = run("round", project).output
+    assert "trained on 40 labels" in out
+    predictions = pd.read_csv(project / "exports" / "predictions_round_0001.csv")
+    assert len(predictions) == 2310
 
 
 def test_demo_runs_the_loop_and_writes_its_outputs(tmp_path):

@@ -49,9 +49,16 @@ def annotator_name(value: str | None) -> str:
     "--image", type=click.Path(path_type=Path), default=None, help="Full-resolution H&E (TIFF/PNG/JPEG), optional."
 )
 @click.option("--classes", default=None, help="Comma-separated class names, e.g. 'Tumour,Stroma,Immune'.")
+@click.option(
+    "--morphology-only",
+    is_flag=True,
+    help="The folder has no count matrix (e.g. only spatial/): label from the H&E alone, without expression.",
+)
 @annotator_option
 @user_errors
-def init(project: Path, visium: Path, image: Path | None, classes: str | None, annotator: str | None) -> None:
+def init(
+    project: Path, visium: Path, image: Path | None, classes: str | None, morphology_only: bool, annotator: str | None
+) -> None:
     """Create PROJECT (a new folder) for a Visium sample.
 
     The sample is read and checked first; nothing is created if it cannot be read.
@@ -59,9 +66,18 @@ def init(project: Path, visium: Path, image: Path | None, classes: str | None, a
     from ..project import Project
 
     names = parse_classes(classes)
-    created = Project.create(project, visium=visium, image=image, classes=names, annotator=annotator_name(annotator))
+    created = Project.create(
+        project,
+        visium=visium,
+        image=image,
+        classes=names,
+        annotator=annotator_name(annotator),
+        morphology_only=morphology_only,
+    )
     click.echo(f"Created project {created.path}")
     click.echo(f"  sample: {created.sample.visium} ({created.sample.n_spots} spots, {created.sample.n_genes} genes)")
+    if morphology_only:
+        click.echo("  morphology only: features leave expression out")
     if names:
         click.echo(f"  classes: {', '.join(names)}")
 

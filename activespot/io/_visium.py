@@ -236,7 +236,8 @@ def _read_outs(
         raise InputFileError(
             counts_path,
             "count matrix not found",
-            "pass counts_file= the matrix's name or path, or require_counts=False to label from morphology only",
+            "pass the Space Ranger outs folder that holds it (counts_file= names another file); to label from the H&E "
+            "alone, create the project with 'activespot init --morphology-only' (require_counts=False in Python)",
         )
     else:
         _warn(notes, f"{counts_path}: no count matrix, so the spots have no genes (morphology-only labelling)")
@@ -504,7 +505,12 @@ def _read_spatial_h5ad(
     if not adata.obs_names.is_unique:
         raise InputFileError(path, "obs_names (barcodes) are not unique", hint)
     if require_counts and adata.n_vars == 0:
-        raise InputFileError(path, "holds no genes", "pass require_counts=False to label from morphology only")
+        raise InputFileError(
+            path,
+            "holds no genes",
+            "to label from the H&E alone, create the project with 'activespot init --morphology-only' "
+            "(require_counts=False in Python)",
+        )
 
     library_id = _pick_library(adata.uns.get(K.SPATIAL_KEY), library_id, path, hint)
     entry = adata.uns[K.SPATIAL_KEY][library_id]

@@ -68,6 +68,8 @@ class SampleRef:
     kind: str = K.SAMPLE_KIND_VISIUM
     nuclei: str | None = None
     nuclei_format: str | None = None
+    # A Visium sample without its count matrix, labelled from the H&E alone (features without expression).
+    morphology_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,13 @@ class Project:
         classes: Iterable[str] = (),
         config: Config | None = None,
         annotator: str | None = None,
+        morphology_only: bool = False,
     ) -> Project:
         """Create a project for a Space Ranger ``outs`` folder (or ``.h5ad``).
 
         The sample is read and validated first; the project folder appears only when complete.
+        ``morphology_only`` accepts a folder without its count matrix (e.g. only ``spatial/``):
+        the spots are labelled from the H&E, and the project's features leave expression out.
 
         Raises
         ------
@@ -138,15 +143,18 @@ class Project:
         from ..io import read_visium
 
         path, classes = _check_new_project(path, classes)
-        adata = read_visium(visium, fullres_image=image)
+        adata = read_visium(visium, fullres_image=image, require_counts=not morphology_only)
         sample = SampleRef(
             visium=str(Path(visium).absolute()),
             image=str(Path(image).absolute()) if image else None,
             library_id=str(adata.uns.get(K.LIBRARY_ID_KEY, "")) or None,
             n_spots=int(adata.n_obs),
             n_genes=int(adata.n_vars),
+            morphology_only=morphology_only,
         )
         config = config or Config()
+        if morphology_only:
+            config = config.updated({"features": {"expression": False}})
         _build_project_folder(path, sample, config, classes, annotator=annotator or default_annotator())
         project = cls(path, sample=sample, config=config)
         project._adata = adata
@@ -246,7 +254,9 @@ class Project:
             with warnings.catch_warnings():
                 # The reader's notes on this sample (e.g. "lowres only") were shown at init.
                 warnings.simplefilter("ignore", UserWarning)
-                self._adata = read_visium(self.sample.visium, fullres_image=self.sample.image)
+                self._adata = read_visium(
+                    self.sample.visium, fullres_image=self.sample.image, require_counts=not self.sample.morphology_only
+                )
         return self._adata
 
     @cached_property
