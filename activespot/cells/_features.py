@@ -182,6 +182,7 @@ def _describe_cells(image: Any, xy: np.ndarray, outlines: _Outlines, *, patch_px
     from ..io._cells import _haematoxylin_threshold, _reader
 
     threshold = _haematoxylin_threshold(image, _reader(image))
+    rings = _ring_index(patch_px + 2 * (patch_px // 2), radius=patch_px / 2)  # every wide crop has this side
     rows = []
     for i, (x, y) in enumerate(tqdm(xy, desc="cell descriptor", unit="cell", disable=not progress, mininterval=1.0)):
         x0, y0 = round(x - patch_px / 2), round(y - patch_px / 2)
@@ -193,7 +194,7 @@ def _describe_cells(image: Any, xy: np.ndarray, outlines: _Outlines, *, patch_px
         centre = (slice(patch_px // 2, patch_px // 2 + patch_px),) * 2
         allowed, exact = outlines.restrict(i, x0, y0, patch_px)
         own = _describe_one(rgb[centre], hed[centre], threshold, allowed, exact=exact)
-        rows.append(own + _surroundings(rgb, hed, inside) + _radial_profile(hed, inside, radius=patch_px / 2))
+        rows.append(own + _surroundings(rgb, hed, inside) + _radial_profile(hed, inside, rings))
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -270,19 +271,26 @@ def _surroundings(rgb: np.ndarray, hed: np.ndarray, inside: np.ndarray) -> list[
     return [float(v) for v in out]
 
 
-def _radial_profile(hed: np.ndarray, inside: np.ndarray, *, radius: float) -> list[float]:
-    """Mean haematoxylin, then eosin, in ``_RINGS`` rings of equal width out to ``radius`` from the crop's centre.
+def _ring_index(side: int, *, radius: float) -> np.ndarray:
+    """Which ring each pixel of a ``side`` x ``side`` crop falls in: 0 … ``_RINGS`` - 1, ``_RINGS`` past the last.
+
+    The rings have equal width and reach ``radius`` from the crop's centre.
+    """
+    rows, cols = np.indices((side, side))
+    distance = np.hypot(rows - (side - 1) / 2, cols - (side - 1) / 2)
+    return np.minimum((distance / radius * _RINGS).astype(int), _RINGS)
+
+
+def _radial_profile(hed: np.ndarray, inside: np.ndarray, rings: np.ndarray) -> list[float]:
+    """Mean haematoxylin, then eosin, in each ring of ``rings`` (see :func:`_ring_index`).
 
     Pixels past the image edge do not count; a ring with none left repeats the ring inside it.
     """
-    rows, cols = np.indices(inside.shape)
-    distance = np.hypot(rows - (inside.shape[0] - 1) / 2, cols - (inside.shape[1] - 1) / 2)
-    ring = np.minimum((distance / radius * _RINGS).astype(int), _RINGS)  # _RINGS: outside every ring
     out = []
     for channel in (hed[..., 0], hed[..., 1]):
         previous = float(channel[inside].mean())
         for k in range(_RINGS):
-            members = (ring == k) & inside
+            members = (rings == k) & inside
             previous = float(channel[members].mean()) if members.any() else previous
             out.append(previous)
     return out

@@ -68,8 +68,11 @@ class SampleRef:
     kind: str = K.SAMPLE_KIND_VISIUM
     nuclei: str | None = None
     nuclei_format: str | None = None
-    # A Visium sample without its count matrix, labelled from the H&E alone (features without expression).
-    morphology_only: bool = False
+
+    @property
+    def morphology_only(self) -> bool:
+        """A Visium sample without its count matrix, labelled from the H&E alone (features without expression)."""
+        return self.kind == K.SAMPLE_KIND_VISIUM and self.n_genes == 0
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,6 @@ class Project:
             library_id=str(adata.uns.get(K.LIBRARY_ID_KEY, "")) or None,
             n_spots=int(adata.n_obs),
             n_genes=int(adata.n_vars),
-            morphology_only=morphology_only,
         )
         config = config or Config()
         if morphology_only:
