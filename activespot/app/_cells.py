@@ -5,8 +5,10 @@ button is pressed (with the suggestion that was on screen), so a refresh loses n
 classifier is retrained by :func:`activespot.cells.cell_round` whenever ``retrain_every`` new
 labels have arrived or the region is done.
 
-Widget keys (all prefixed ``cells_``): ``cells_editor`` (the table of the region's cells, whose
-``label`` column is edited to correct), ``cells_save`` (store the table's labels),
+Widget keys (all prefixed ``cells_``): ``cells_region_{version}`` (the region chart; clicking a
+nucleus selects it, and a new version after each label clears the click), ``cells_set_{index}``
+(label the clicked nucleus with class ``index``), ``cells_editor`` (the table of the region's
+cells, whose ``label`` column is edited to correct), ``cells_save`` (store the table's labels),
 ``cells_accept_all`` (store every shown suggestion of the region), ``cells_next`` (retrain and
 move to the next region now).
 """
@@ -24,37 +26,80 @@ from . import _data as D
 __all__ = ["render_cells"]
 
 _NO_SUGGESTION = "#ffffff"
-_DISPLAY_SIDE = 640
+_DISPLAY_SIDE = 480  # px: fits the left column of a laptop screen
+_NUCLEUS_RADIUS_PX = 4  # ring radius in image pixels: about a lymphocyte nucleus at 40x
+_PICK = "cell"  # name of the chart's click selection
 
 
-def _region_picture(project, adata, current, labels: pd.Series, colours: dict[str, str]):
-    """The region's pixels with each nucleus marked: ring = suggestion, filled dot = label given."""
-    from PIL import Image, ImageDraw
+def _region_chart(project, adata, current, labels: pd.Series, suggestions: pd.DataFrame, colours: dict[str, str]):
+    """The region's pixels with a clickable ring per nucleus (colour = suggestion) and a dot per label given."""
+    import altair as alt
 
     from ..io import open_cell_image
 
     x0, y0, x1, y1 = current.region.box
     pixels = open_cell_image(project.sample.image).read(slice(y0, y1), slice(x0, x1))
     scale = _DISPLAY_SIDE / max(x1 - x0, y1 - y0)
-    picture = Image.fromarray(pixels).resize((round((x1 - x0) * scale), round((y1 - y0) * scale)), Image.NEAREST)
-    draw = ImageDraw.Draw(picture)
     xy = adata.obsm[K.SPATIAL_KEY]
     inside = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1))
-    shown = len(current.suggestions) and bool(current.suggestions["shown"].all())
-    for i in inside:
-        cell = adata.obs_names[i]
-        cx, cy = (xy[i, 0] - x0) * scale, (xy[i, 1] - y0) * scale
-        radius = 4 * scale
-        suggestion = current.suggestions["label"].get(cell) if shown else None
-        draw.ellipse(
-            [cx - radius, cy - radius, cx + radius, cy + radius],
-            outline=colours.get(suggestion, _NO_SUGGESTION),
-            width=max(2, round(scale)),
+    cells = adata.obs_names[inside]
+    table = pd.DataFrame(
+        {
+            K.CELL_ID: cells,
+            "x": xy[inside, 0],
+            "y": xy[inside, 1],
+            "suggestion": [suggestions["label"].get(c, "none") for c in cells],
+            "confidence": [suggestions["confidence"].get(c) for c in cells],
+            "label": [labels.get(c, "") for c in cells],
+        }
+    )
+    names = list(colours)
+    ring_colour = alt.Scale(domain=[*names, "none"], range=[*colours.values(), _NO_SUGGESTION])
+    label_colour = alt.Scale(domain=names, range=list(colours.values()))
+    width, height = round((x1 - x0) * scale), round((y1 - y0) * scale)
+    # Explicit pixel ranges: Streamlit draws the view a little shorter than asked, which would squash nuclei.
+    x = alt.X("x:Q", scale=alt.Scale(domain=[x0, x1], range=[0, width], nice=False, zero=False), axis=None)
+    y = alt.Y("y:Q", scale=alt.Scale(domain=[y0, y1], range=[0, height], nice=False, zero=False), axis=None)
+    corners = pd.DataFrame({"x": [x0], "x2": [x1], "y": [y0], "y2": [y1], "url": [_png_data_url(pixels)]})
+    image = alt.Chart(corners).mark_image(aspect=False).encode(x=x, x2="x2:Q", y=y, y2="y2:Q", url="url:N")
+    pick = alt.selection_point(name=_PICK, fields=[K.CELL_ID], on="click", clear="dblclick")
+    ring_area = (2 * _NUCLEUS_RADIUS_PX * scale) ** 2
+    rings = (
+        alt.Chart(table)
+        .mark_point(filled=False, size=ring_area, opacity=1, clip=True)
+        .encode(
+            x=x,
+            y=y,
+            stroke=alt.Stroke("suggestion:N", scale=ring_colour, legend=None),
+            strokeWidth=alt.condition(pick, alt.value(4), alt.value(2)),
+            tooltip=[K.CELL_ID, "suggestion", alt.Tooltip("confidence:Q", format=".2f"), "label"],
         )
-        if cell in labels.index:
-            dot = radius / 2.5
-            draw.ellipse([cx - dot, cy - dot, cx + dot, cy + dot], fill=colours.get(labels[cell], _NO_SUGGESTION))
-    return picture
+        .add_params(pick)
+    )
+    dots = (
+        alt.Chart(table[table["label"] != ""])
+        .mark_circle(size=ring_area / 6, opacity=1, clip=True)
+        .encode(x=x, y=y, fill=alt.Fill("label:N", scale=label_colour, legend=None))
+    )
+    return alt.layer(image, rings, dots).properties(width=width, height=height).configure_view(strokeWidth=0)
+
+
+def _png_data_url(pixels: np.ndarray) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _clicked_cell(key: str, cells) -> str | None:
+    """The cell clicked on the region chart ``key`` (``None`` when none, or when it is not in ``cells``)."""
+    points = ((st.session_state.get(key) or {}).get("selection") or {}).get(_PICK) or []
+    clicked = str(points[0].get(K.CELL_ID)) if points else None
+    return clicked if clicked in set(map(str, cells)) else None
 
 
 def render_cells(project, *, annotator: str) -> None:
@@ -103,9 +148,26 @@ def render_cells(project, *, annotator: str) -> None:
         st.info(f"Suggestions appear once every class has {needed} labels; label these cells by hand for now.")
 
     left, right = st.columns([3, 2])
-    left.image(_region_picture(project, adata, current, labels, colours), caption="ring: suggestion · dot: label")
-    legend = " ".join(f"<span style='color:{colours[c]}'>●</span> {c}" for c in classes)
-    left.markdown(legend, unsafe_allow_html=True)
+    suggestions = current.suggestions if shown else current.suggestions.iloc[:0]
+    chart_key = f"cells_region_{st.session_state.get('cells_version', 0)}"
+    with left:
+        st.altair_chart(_region_chart(project, adata, current, labels, suggestions, colours), on_select="rerun",
+                        key=chart_key, width="content")  # fmt: skip
+        legend = " ".join(f"<span style='color:{colours[c]}'>●</span> {c}" for c in classes)
+        st.markdown(f"ring: suggestion · dot: label given · {legend}", unsafe_allow_html=True)
+        clicked = _clicked_cell(chart_key, adata.obs_names[list(current.region.cells)].union(labels.index))
+        if clicked is None:
+            st.caption("Click a nucleus to label or correct it; double-click the picture to clear.")
+        else:
+            said = suggestions["label"].get(clicked)
+            st.markdown(
+                f"**Cell {clicked}** · suggestion: {said or 'none'}"
+                + (f" ({suggestions['confidence'][clicked]:.2f})" if said else "")
+                + (f" · label given: {labels[clicked]}" if clicked in labels.index else "")
+            )
+            for index, (column, name) in enumerate(zip(st.columns(len(classes)), classes, strict=True)):
+                if column.button(name, key=f"cells_set_{index}", type="primary" if name == said else "secondary"):
+                    _store(project, {clicked: name}, annotator=annotator, current=current, label_cells=label_cells)
 
     table = pd.DataFrame(
         {
@@ -161,4 +223,5 @@ def _store(project, given: dict[str, str], *, annotator: str, current, label_cel
         st.error(str(err))
         return
     st.success(", ".join(f"{n} {source}" for source, n in counts.items() if n) + " stored.")
+    st.session_state["cells_version"] = st.session_state.get("cells_version", 0) + 1  # a new chart: no stale click
     st.rerun()

@@ -1,7 +1,9 @@
 """End to end in a real browser: Debian's Chromium driven by Playwright against ``streamlit run``.
 
-Labels a spot from the queue, accepts a prediction, trains a round, downloads the labels as a
-Loupe CSV, and checks what the journal recorded. Screenshots go to ``test-artifacts/``.
+Spots: labels a spot from the queue, accepts a prediction, trains a round, downloads the labels
+as a Loupe CSV. Cells: corrects a nucleus by clicking it on the region picture, accepts the
+region's other suggestions. Both check what the journal recorded. Screenshots go to
+``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,11 +27,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 ANNOTATOR = "Dr. Ada Browser"
 
 
-@pytest.fixture
-def app_url(demo_project, tmp_path) -> Iterator[str]:
+@contextmanager
+def _served(project: Path, log: Path) -> Iterator[str]:
+    """The app serving ``project`` for the length of the block; its URL."""
     env = {k: v for k, v in os.environ.items() if k != "ACTIVESPOT_ANNOTATOR"}  # the test types the name
     try:
-        server, url = start_app_server(demo_project, log=tmp_path / "streamlit.log", env=env)
+        server, url = start_app_server(project, log=log, env=env)
     except RuntimeError as err:
         pytest.fail(str(err))
     try:
@@ -42,7 +46,19 @@ def app_url(demo_project, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(app_url):
+def app_url(demo_project, tmp_path) -> Iterator[str]:
+    with _served(demo_project, tmp_path / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture
+def cells_app_url(cell_project, tmp_path) -> Iterator[str]:
+    with _served(cell_project.path, tmp_path / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture
+def page():
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
     from playwright.sync_api import sync_playwright
@@ -158,3 +174,47 @@ def test_label_accept_round_and_download_in_a_real_browser(page, app_url, demo_p
     page.reload()
     settle(page)
     expect(page.locator(".st-key-annotator input")).to_have_value(ANNOTATOR, timeout=15_000)
+
+
+def test_click_a_nucleus_to_correct_it_then_accept_the_region_in_a_real_browser(page, cells_app_url, cell_project):
+    page.goto(cells_app_url)
+    settle(page)
+    page.get_by_role("heading", name="Cells").wait_for()
+    name = page.locator(".st-key-annotator input")
+    name.fill(ANNOTATOR)
+    name.press("Enter")
+    settle(page)
+    page.get_by_text("Click a nucleus").wait_for()
+    shot(page, "cells_1_region")
+
+    # Each nucleus is a ring on the picture; clicking one offers a button per class.
+    rings = page.locator('[data-testid="stVegaLiteChart"] g.mark-symbol path')
+    assert rings.count() >= 10
+    box = page.locator('[data-testid="stVegaLiteChart"]').bounding_box()
+    centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    nearest = min(range(rings.count()), key=lambda i: _distance(rings.nth(i).bounding_box(), centre))
+    rings.nth(nearest).click()  # one well inside the picture
+    settle(page)
+    chosen = page.locator("p", has_text="suggestion:").first.inner_text()
+    cell = chosen.split("Cell ", 1)[1].split(" ", 1)[0]
+    suggested = chosen.split("suggestion: ", 1)[1].split(" ", 1)[0]
+    other = next(c for c in ("red", "blue") if c != suggested)
+    shot(page, "cells_2_clicked")
+    page.locator(f".st-key-cells_set_{['red', 'blue'].index(other)} button").click()
+    settle(page)
+    page.get_by_text("Click a nucleus").wait_for()
+
+    page.locator(".st-key-cells_accept_all button").click()
+    settle(page)
+    shot(page, "cells_3_accepted")
+
+    events = journal(cell_project.path)
+    mine = events[events["annotator"] == ANNOTATOR]
+    corrected = mine[mine["item"] == cell].iloc[0]
+    assert (corrected["label"], corrected["source"], corrected["suggested_label"]) == (other, "corrected", suggested)
+    assert (mine["source"] == "accepted").sum() >= 1
+    assert "Workload reduction" in page.locator('[data-testid="stMetric"]', has_text="Workload").inner_text()
+
+
+def _distance(box: dict[str, float], point: tuple[float, float]) -> float:
+    return ((box["x"] + box["width"] / 2 - point[0]) ** 2 + (box["y"] + box["height"] / 2 - point[1]) ** 2) ** 0.5

@@ -18,8 +18,7 @@ from activespot.io import (
     write_cell_labels_csv,
     write_cell_labels_geojson,
 )
-
-from .conftest import IMAGE
+from tests.conftest import IMAGE
 
 
 def _centroids(adata):
