@@ -64,7 +64,8 @@ if args.truth and S.TRUTH not in st.session_state:
         st.sidebar.error(f"--truth: {err}")
 
 with st.sidebar:
-    st.markdown(f"### :material/biotech: activespot\n`{project.path.name}` · {project.sample.n_spots:,} spots")
+    unit = "cells" if project.sample.kind == K.SAMPLE_KIND_CELLS else "spots"
+    st.markdown(f"### :material/biotech: activespot\n`{project.path.name}` · {project.sample.n_spots:,} {unit}")
     st.text_input(
         "Your name",
         key=S.ANNOTATOR,

@@ -27,7 +27,6 @@ __all__ = ["render_cells"]
 
 _NO_SUGGESTION = "#ffffff"
 _DISPLAY_SIDE = 480  # px: fits the left column of a laptop screen
-_NUCLEUS_RADIUS_PX = 4  # ring radius in image pixels: about a lymphocyte nucleus at 40x
 _PICK = "cell"  # name of the chart's click selection
 
 
@@ -35,11 +34,16 @@ def _region_chart(project, adata, current, labels: pd.Series, suggestions: pd.Da
     """The region's pixels with a clickable ring per nucleus (colour = suggestion) and a dot per label given."""
     import altair as alt
 
+    from ..cells import cell_patch_size
     from ..io import open_cell_image
 
     x0, y0, x1, y1 = current.region.box
     pixels = open_cell_image(project.sample.image).read(slice(y0, y1), slice(x0, x1))
     scale = _DISPLAY_SIDE / max(x1 - x0, y1 - y0)
+    # A cell's patch is sized to hold one nucleus with a margin (HALS: 40 px at 40x), so a ring of a
+    # quarter of its side goes round a typical nucleus, at whatever magnification the image has.
+    cells_config = project.config.cells
+    radius = cell_patch_size(adata, patch_px=cells_config.patch_px, patch_um=cells_config.patch_um) / 4
     xy = adata.obsm[K.SPATIAL_KEY]
     inside = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1))
     cells = adata.obs_names[inside]
@@ -60,10 +64,11 @@ def _region_chart(project, adata, current, labels: pd.Series, suggestions: pd.Da
     # Explicit pixel ranges: Streamlit draws the view a little shorter than asked, which would squash nuclei.
     x = alt.X("x:Q", scale=alt.Scale(domain=[x0, x1], range=[0, width], nice=False, zero=False), axis=None)
     y = alt.Y("y:Q", scale=alt.Scale(domain=[y0, y1], range=[0, height], nice=False, zero=False), axis=None)
-    corners = pd.DataFrame({"x": [x0], "x2": [x1], "y": [y0], "y2": [y1], "url": [_png_data_url(pixels)]})
+    url = _png_data_url(pixels, max_side=_DISPLAY_SIDE)
+    corners = pd.DataFrame({"x": [x0], "x2": [x1], "y": [y0], "y2": [y1], "url": [url]})
     image = alt.Chart(corners).mark_image(aspect=False).encode(x=x, x2="x2:Q", y=y, y2="y2:Q", url="url:N")
     pick = alt.selection_point(name=_PICK, fields=[K.CELL_ID], on="click", clear="dblclick")
-    ring_area = (2 * _NUCLEUS_RADIUS_PX * scale) ** 2
+    ring_area = (2 * radius * scale) ** 2
     rings = (
         alt.Chart(table)
         .mark_point(filled=False, size=ring_area, opacity=1, clip=True)
@@ -78,20 +83,23 @@ def _region_chart(project, adata, current, labels: pd.Series, suggestions: pd.Da
     )
     dots = (
         alt.Chart(table[table["label"] != ""])
-        .mark_circle(size=ring_area / 6, opacity=1, clip=True)
+        .mark_circle(size=ring_area / 10, opacity=1, clip=True)
         .encode(x=x, y=y, fill=alt.Fill("label:N", scale=label_colour, legend=None))
     )
     return alt.layer(image, rings, dots).properties(width=width, height=height).configure_view(strokeWidth=0)
 
 
-def _png_data_url(pixels: np.ndarray) -> str:
+def _png_data_url(pixels: np.ndarray, *, max_side: int) -> str:
+    """``pixels`` as an inline PNG, shrunk to ``max_side`` when larger (the browser only shows that many)."""
     import base64
     import io
 
     from PIL import Image
 
+    picture = Image.fromarray(pixels)
+    picture.thumbnail((max_side, max_side))
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
+    picture.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -53,6 +53,7 @@ def test_the_app_opens_a_cell_project_on_its_cells_page(cell_project):
     app.run()
     assert not app.exception, app.exception
     assert app.title[0].value == "Cells"
+    assert f"· {len(load_cells(cell_project)):,} cells" in app.sidebar.markdown[0].value  # not "spots"
 
 
 def test_clicking_a_nucleus_and_a_class_stores_a_correction_with_the_suggestion(cell_project):
