@@ -109,6 +109,9 @@ class CellsConfig(_Section):
     alpha: float = Field(1.0, ge=0, description="L2 penalty of the cell classifier (few labels overfit 2 x 32 units).")
     max_iter: int = Field(200, ge=1, description="L-BFGS iterations per (re)training.")
     retrain_every: int = Field(5, ge=1, description="Retrain on all labels each time this many new labels arrive.")
+    label_context: bool = Field(
+        True, description="Weigh the classes of labelled cells within one patch side into each suggestion."
+    )
     min_labels_per_class: int = Field(
         10, ge=1, description="Suggestions are shown once every class has this many labels."
     )

@@ -2,11 +2,13 @@
 
 :func:`cell_features` describes every cell (``obsm['X_cell']``); :class:`CellClassifier` is HALS's
 two-layer head; :func:`should_retrain`, :func:`suggestions_ready` and :func:`choose_region` are
-the rules the tool follows; :func:`workload` reads the annotators' workload from the label journal;
+the rules the tool follows; :func:`neighbour_evidence` weighs the classes of labelled neighbours
+into each suggestion; :func:`workload` reads the annotators' workload from the label journal;
 :func:`simulate_cells` measures workload reduction and effectiveness with a simulated annotator.
 """
 
 from ._classifier import CellClassifier
+from ._context import neighbour_evidence, with_neighbour_evidence
 from ._features import cell_feature_names, cell_features, cell_patch_size
 from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
 from ._session import CellRound, cell_round, cell_workload, label_cells, latest_cell_round, load_cells, needs_new_round
@@ -31,8 +33,10 @@ __all__ = [
     "latest_cell_round",
     "load_cells",
     "needs_new_round",
+    "neighbour_evidence",
     "should_retrain",
     "simulate_cells",
     "simulate_session",
     "suggestions_ready",
+    "with_neighbour_evidence",
 ]

@@ -22,6 +22,7 @@ from anndata import AnnData
 from .. import _constants as K
 from ..errors import ProjectError
 from ._classifier import CellClassifier
+from ._context import context_radius, neighbour_evidence, with_neighbour_evidence
 from ._features import cell_feature_names, cell_features, cell_patch_size
 from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
 
@@ -159,6 +160,13 @@ def cell_round(project: Any, *, progress: bool = False) -> CellRound:
             random_state=settings.seed,
         ).fit(features[labelled], known.to_numpy(str))
         probs = model.predict_proba(features)
+        radius = context_radius(adata, settings)
+        if radius:
+            xy = adata.obsm[K.SPATIAL_KEY]
+            evidence = neighbour_evidence(
+                xy, np.flatnonzero(labelled), known.to_numpy(str), classes=model.classes_, radius=radius
+            )
+            probs = with_neighbour_evidence(probs, evidence)
         space = model.embed(features)
         shown = suggestions_ready(
             known.value_counts().to_dict(), _required_classes(project), min_per_class=settings.min_labels_per_class

@@ -26,6 +26,7 @@ from anndata import AnnData
 from .. import _constants as K
 from ..config import CellsConfig
 from ._classifier import CellClassifier
+from ._context import context_radius, neighbour_evidence, with_neighbour_evidence
 from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
 
 __all__ = ["SessionTrace", "curve_auc", "effectiveness_curve", "simulate_cells", "simulate_session"]
@@ -85,6 +86,7 @@ def simulate_session(
     guided: bool = True,
     required_classes: list[str] | None = None,
     max_labels: int | None = None,
+    neighbour_radius: float = 0.0,
     seed: int = 0,
 ) -> SessionTrace:
     """Run one simulated annotation session over the ``pool`` cells.
@@ -113,6 +115,9 @@ def simulate_session(
         (default: every class of ``truth`` in the pool).
     max_labels
         Stop after this many labels (default: the whole pool).
+    neighbour_radius
+        Labelled cells within this many pixels weigh in on each suggestion (see
+        :func:`neighbour_evidence`); 0: the classifier alone.
     seed
         Seed of the Coreset start, the control's regions and the classifier.
     """
@@ -155,6 +160,11 @@ def simulate_session(
                 index = np.asarray(trace.order)
                 model = _classifier(config, seed).fit(features[index], truth[index])
                 probs = model.predict_proba(features)
+                if neighbour_radius:
+                    evidence = neighbour_evidence(
+                        xy, index, truth[index], classes=model.classes_, radius=neighbour_radius
+                    )
+                    probs = with_neighbour_evidence(probs, evidence)
                 predicted, confidence = model.classes_[probs.argmax(axis=1)], probs.max(axis=1)
                 trained_at = len(trace.order)
                 trace.retrains += 1
@@ -285,7 +295,7 @@ def simulate_cells(
             ", ".join(sorted(set(counts) - set(required))),
         )
     common = {"image_shape": shape, "pool": pool, "config": config, "required_classes": required,
-              "max_labels": max_labels, "seed": seed}  # fmt: skip
+              "max_labels": max_labels, "neighbour_radius": context_radius(adata, config), "seed": seed}  # fmt: skip
     guided = simulate_session(features, truth, xy, guided=True, **common)
     control = simulate_session(features, truth, xy, guided=False, **common)
     curves = {}
