@@ -72,17 +72,18 @@ def neighbour_evidence(
     np.add.at(together, (code[pairs[:, 1]], code[pairs[:, 0]]), 1)
     share = np.bincount(code, minlength=len(classes)) + 1.0
     ratio = np.log(together / together.sum(axis=0, keepdims=True)) - np.log(share / share.sum())[:, None]
-    is_labelled = np.full(len(xy), -1)
-    is_labelled[labelled] = np.arange(labelled.size)
-    for cell, around in enumerate(tree.query_ball_point(xy, radius)):
-        around = [j for j in around if j != is_labelled[cell]]
-        if around:
-            evidence[cell] = ratio[:, code[around]].mean(axis=1)
-    return evidence
+    near = tree.sparse_distance_matrix(cKDTree(xy), radius, output_type="ndarray")
+    near = near[labelled[near["i"]] != near["j"]]  # a cell's own label is not evidence
+    counts = np.zeros((len(xy), len(classes)))  # labelled neighbours of each class, per cell
+    np.add.at(counts, (near["j"], code[near["i"]]), 1)
+    total = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts @ ratio.T, total, out=evidence, where=total > 0)
 
 
 def with_neighbour_evidence(probs: np.ndarray, evidence: np.ndarray) -> np.ndarray:
-    """``probs`` (n, K) times ``exp(evidence)``, renormalised per row."""
+    """``probs`` (n, K) times ``exp(evidence)``, renormalised per row (``probs`` itself when there is no evidence)."""
+    if not evidence.any():
+        return probs
     logits = np.log(np.clip(probs, 1e-12, None)) + evidence
     logits -= logits.max(axis=1, keepdims=True)
     weights = np.exp(logits)

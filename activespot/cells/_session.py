@@ -160,13 +160,14 @@ def cell_round(project: Any, *, progress: bool = False) -> CellRound:
             random_state=settings.seed,
         ).fit(features[labelled], known.to_numpy(str))
         probs = model.predict_proba(features)
-        radius = context_radius(adata, settings)
-        if radius:
-            xy = adata.obsm[K.SPATIAL_KEY]
-            evidence = neighbour_evidence(
-                xy, np.flatnonzero(labelled), known.to_numpy(str), classes=model.classes_, radius=radius
-            )
-            probs = with_neighbour_evidence(probs, evidence)
+        evidence = neighbour_evidence(
+            adata.obsm[K.SPATIAL_KEY],
+            np.flatnonzero(labelled),
+            known.to_numpy(str),
+            classes=model.classes_,
+            radius=context_radius(adata, settings),
+        )
+        probs = with_neighbour_evidence(probs, evidence)
         space = model.embed(features)
         shown = suggestions_ready(
             known.value_counts().to_dict(), _required_classes(project), min_per_class=settings.min_labels_per_class

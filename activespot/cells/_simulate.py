@@ -160,11 +160,8 @@ def simulate_session(
                 index = np.asarray(trace.order)
                 model = _classifier(config, seed).fit(features[index], truth[index])
                 probs = model.predict_proba(features)
-                if neighbour_radius:
-                    evidence = neighbour_evidence(
-                        xy, index, truth[index], classes=model.classes_, radius=neighbour_radius
-                    )
-                    probs = with_neighbour_evidence(probs, evidence)
+                evidence = neighbour_evidence(xy, index, truth[index], classes=model.classes_, radius=neighbour_radius)
+                probs = with_neighbour_evidence(probs, evidence)
                 predicted, confidence = model.classes_[probs.argmax(axis=1)], probs.max(axis=1)
                 trained_at = len(trace.order)
                 trace.retrains += 1
