@@ -47,6 +47,7 @@ FEATURES_DIR: Final = "features"
 ROUNDS_DIR: Final = "rounds"
 EXPORTS_DIR: Final = "exports"
 ROUND_MANIFEST: Final = "manifest.json"
+ROUND_LOCK_FILE: Final = ".round.lock"  # rounds/: OS file lock held while a round is computed and written
 
 # --- SQLite schema --------------------------------------------------------------------------
 SCHEMA_VERSION: Final = 1
@@ -55,6 +56,7 @@ ACTIONS_TABLE: Final = "actions"
 CLASS_EVENTS_TABLE: Final = "class_events"
 ROUNDS_TABLE: Final = "rounds"
 META_TABLE: Final = "meta"
+ROUND_KIND_COLUMN: Final = "kind"  # column of LabelStore.rounds(): the round's info 'kind', read from its JSON
 
 # Label event sources (the `source` column of EVENTS_TABLE).
 SOURCE_MANUAL: Final = "manual"

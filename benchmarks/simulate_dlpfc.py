@@ -19,9 +19,8 @@ import numpy as np
 
 from activespot.config import Config
 from activespot.features import spatial_graph
-from activespot.io import read_visium
-from activespot.loop import sample_blocks
-from activespot.simulate import read_truth, simulate, supervised_ceiling
+from activespot.io import read_truth, read_visium
+from activespot.loop import sample_blocks, simulate, supervised_ceiling
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "visium"
 TARGETS = {165: 0.85, 605: 0.93}

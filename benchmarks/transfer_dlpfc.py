@@ -26,11 +26,11 @@ import pandas as pd
 from activespot import _constants as K
 from activespot.config import Config
 from activespot.features import spatial_graph
-from activespot.io import read_visium
-from activespot.loop import sample_blocks
+from activespot.io import read_truth, read_visium
+from activespot.loop import sample_blocks, simulate
 from activespot.project import Project
-from activespot.simulate import read_truth, simulate
-from activespot.transfer import agreement, read_annotation, transfer_labels
+from activespot.review import agreement, read_annotation
+from activespot.transfer import transfer_labels
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "visium"
 SECTIONS = {name: DATA / f"dlpfc_{name}" for name in ("151673", "151674")}

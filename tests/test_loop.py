@@ -11,7 +11,9 @@ from click.testing import CliRunner
 from activespot import _constants as K
 from activespot.cli import main
 from activespot.config import Config
-from activespot.simulate import _cover_classes, read_truth, run_simulation, simulate
+from activespot.io import read_truth
+from activespot.loop import run_simulation, simulate
+from activespot.loop._simulate import _cover_classes
 
 from .conftest import DLPFC
 

@@ -14,7 +14,7 @@ import streamlit as st
 from .. import _constants as K
 from ..errors import ActivespotError, InputFileError
 from ..project import Project
-from ..transfer import Agreement, agreement, annotation_columns, read_annotation, review_labels
+from ..review import Agreement, agreement, annotation_columns, read_annotation, review_labels
 from . import _data as D
 from . import _state as S
 from ._files import loupe_bytes

@@ -16,7 +16,7 @@ from . import _state as S
 
 def read_truth_upload(project: Project, name: str, data: bytes) -> pd.Series:
     """A truth CSV (barcode, class) aligned to the sample; errors name the uploaded file, never a path."""
-    from ..simulate import read_truth
+    from ..io import read_truth
 
     barcodes = D.load_sample(str(project.path)).obs_names
     with D.uploaded_file(name, data, expected="expected a CSV of barcode,class") as path:
@@ -26,7 +26,7 @@ def read_truth_upload(project: Project, name: str, data: bytes) -> pd.Series:
 
 def train_round(project: Project) -> None:
     """Run :func:`activespot.loop.run_round` with a progress indicator and report the result."""
-    from ..loop import run_round
+    from ..project import run_round
 
     start = time.perf_counter()
     with st.status(f"Training round {project.next_round_number}…", expanded=True) as status:

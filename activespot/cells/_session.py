@@ -116,7 +116,7 @@ def _required_classes(project: Any) -> list[str]:
     return project.store.classes()
 
 
-def cell_round(project: Any, *, progress: bool = False) -> CellRound:
+def cell_round(project: Any, *, progress: bool = False, wait: bool = True, annotator: str | None = None) -> CellRound:
     """Train on every current label, suggest a class for every cell, choose the region, save the round.
 
     The region is the current one while it has unlabelled cells, else the window with most Coreset
@@ -128,6 +128,8 @@ def cell_round(project: Any, *, progress: bool = False) -> CellRound:
         A cell project.
     progress
         Progress bar while describing cells the first time.
+    wait, annotator
+        As :meth:`~activespot.project.Project.round_lock`: wait for a running round, or raise.
 
     Returns
     -------
@@ -141,64 +143,65 @@ def cell_round(project: Any, *, progress: bool = False) -> CellRound:
     adata = load_cells(project, progress=progress)
     settings = project.config.cells
     features = np.asarray(adata.obsm[K.CELL_FEATURES_KEY], dtype=np.float64)
-    labels = project.labels().reindex(adata.obs_names)
-    labelled = labels.notna().to_numpy()
-    if labelled.all():
-        msg = f"{project.path}: every cell is labelled; export the labels with 'cells export'"
-        raise ProjectError(msg)
-    number = project.next_round_number
-    rng = np.random.default_rng(settings.seed + number)
-    suggestions = pd.DataFrame(columns=["label", "confidence", "shown"], index=pd.Index([], name=K.CELL_ID))
-    n_trained = 0
-    known = labels[labelled]
-    if known.nunique() >= 2:
-        model = CellClassifier(
-            settings.hidden,
-            n_layers=settings.n_layers,
-            alpha=settings.alpha,
-            max_iter=settings.max_iter,
-            random_state=settings.seed,
-        ).fit(features[labelled], known.to_numpy(str))
-        probs = model.predict_proba(features)
-        evidence = neighbour_evidence(
-            adata.obsm[K.SPATIAL_KEY],
-            np.flatnonzero(labelled),
-            known.to_numpy(str),
-            classes=model.classes_,
-            radius=context_radius(adata, settings),
-        )
-        probs = with_neighbour_evidence(probs, evidence)
-        space = model.embed(features)
-        shown = suggestions_ready(
-            known.value_counts().to_dict(), _required_classes(project), min_per_class=settings.min_labels_per_class
-        )
-        suggestions = pd.DataFrame(
-            {"label": model.classes_[probs.argmax(axis=1)], "confidence": probs.max(axis=1), "shown": shown},
-            index=pd.Index(adata.obs_names, name=K.CELL_ID),
-        )
-        n_trained = int(labelled.sum())
-    else:
-        space = (features - features.mean(axis=0)) / np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
-    region = _unfinished_region(project, labelled)
-    if region is None:
-        picks = coreset_picks(space, labelled, settings.coreset_size, rng=rng)
-        shape = tuple(adata.uns[K.CELLS_UNS_KEY]["image_shape"])
-        region = choose_region(
-            adata.obsm[K.SPATIAL_KEY], picks, size=settings.region_px, image_shape=shape, unlabelled=~labelled
-        )
-    if len(suggestions):
-        region = replace(region, cells=tuple(annotation_order(region.cells, suggestions["confidence"].to_numpy())))
-    info = {
-        "kind": K.CELL_ROUND_KIND,
-        K.ROUND_REGION: {
-            "box": list(region.box),
-            "picks": region.picks,
-            "cells": [str(adata.obs_names[i]) for i in region.cells],
-        },
-        "n_trained": n_trained,
-        "suggestions_shown": bool(len(suggestions) and suggestions["shown"].all()),
-    }
-    project.save_round(number, tables={K.ROUND_SUGGESTIONS: suggestions}, info=info)
+    with project.round_lock(wait=wait, annotator=annotator) as number:
+        labels = project.labels().reindex(adata.obs_names)
+        labelled = labels.notna().to_numpy()
+        if labelled.all():
+            msg = f"{project.path}: every cell is labelled; export the labels with 'cells export'"
+            raise ProjectError(msg)
+        rng = np.random.default_rng(settings.seed + number)
+        suggestions = pd.DataFrame(columns=["label", "confidence", "shown"], index=pd.Index([], name=K.CELL_ID))
+        n_trained = 0
+        known = labels[labelled]
+        if known.nunique() >= 2:
+            model = CellClassifier(
+                settings.hidden,
+                n_layers=settings.n_layers,
+                alpha=settings.alpha,
+                max_iter=settings.max_iter,
+                random_state=settings.seed,
+            ).fit(features[labelled], known.to_numpy(str))
+            probs = model.predict_proba(features)
+            evidence = neighbour_evidence(
+                adata.obsm[K.SPATIAL_KEY],
+                np.flatnonzero(labelled),
+                known.to_numpy(str),
+                classes=model.classes_,
+                radius=context_radius(adata, settings),
+            )
+            probs = with_neighbour_evidence(probs, evidence)
+            space = model.embed(features)
+            shown = suggestions_ready(
+                known.value_counts().to_dict(), _required_classes(project), min_per_class=settings.min_labels_per_class
+            )
+            suggestions = pd.DataFrame(
+                {"label": model.classes_[probs.argmax(axis=1)], "confidence": probs.max(axis=1), "shown": shown},
+                index=pd.Index(adata.obs_names, name=K.CELL_ID),
+            )
+            n_trained = int(labelled.sum())
+        else:
+            space = (features - features.mean(axis=0)) / np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
+        region = _unfinished_region(project, labelled)
+        if region is None:
+            picks = coreset_picks(space, labelled, settings.coreset_size, rng=rng)
+            shape = tuple(adata.uns[K.CELLS_UNS_KEY]["image_shape"])
+            region = choose_region(
+                adata.obsm[K.SPATIAL_KEY], picks, size=settings.region_px, image_shape=shape, unlabelled=~labelled
+            )
+        if len(suggestions):
+            region = replace(region, cells=tuple(annotation_order(region.cells, suggestions["confidence"].to_numpy())))
+        info = {
+            "kind": K.CELL_ROUND_KIND,
+            K.ROUND_REGION: {
+                "box": list(region.box),
+                "picks": region.picks,
+                "cells": [str(adata.obs_names[i]) for i in region.cells],
+            },
+            "n_trained": n_trained,
+            "suggestions_shown": bool(len(suggestions) and suggestions["shown"].all()),
+            "cells": settings.model_dump(mode="json"),
+        }
+        project.save_round(number, tables={K.ROUND_SUGGESTIONS: suggestions}, info=info)
     return CellRound(number, region, suggestions, n_trained)
 
 

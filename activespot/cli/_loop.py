@@ -22,8 +22,8 @@ def suggest(project: Path, n: int | None) -> None:
     Before the first round these are k-means picks over the features; afterwards the configured
     strategy's picks from the latest round, skipping spots labelled since.
     """
-    from ..loop import suggest as suggest_spots
     from ..project import Project
+    from ..project import suggest as suggest_spots
 
     result = suggest_spots(Project.open(project), n=n)
     click.echo(f"{len(result.barcodes)} spots to annotate (round {result.round}); import the CSV into Loupe Browser:")
@@ -38,8 +38,7 @@ def round_(project: Path) -> None:
 
     Writes the round into PROJECT and two Loupe CSVs (predictions, next query) into its exports.
     """
-    from ..loop import run_round
-    from ..project import Project
+    from ..project import Project, run_round
 
     summary = run_round(Project.open(project))
     n_labels = sum(summary.label_counts.values())
@@ -89,8 +88,8 @@ def simulate(
     every other strategy (random included) as a baseline.
     """
     from ..config import load_config
+    from ..loop import ALL, plot_learning_curves, run_simulation
     from ..select import STRATEGIES
-    from ..simulate import ALL, plot_learning_curves, run_simulation
 
     if strategy != ALL and strategy not in STRATEGIES:
         msg = f"must be one of {', '.join(STRATEGIES)}, {ALL}; got {strategy!r}"

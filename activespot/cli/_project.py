@@ -32,7 +32,7 @@ def parse_classes(value: str | None) -> list[str]:
 
 
 def annotator_name(value: str | None) -> str:
-    from ..project._project import default_annotator
+    from ..project import default_annotator
 
     return value or default_annotator()
 
@@ -227,10 +227,9 @@ def demo(out: Path, visium: Path, rounds: int, seed: int) -> None:
     import pandas as pd
 
     from ..errors import ProjectError
-    from ..io import write_loupe_csv
-    from ..loop import run_round, suggest
-    from ..project import Project
-    from ..simulate import read_truth, run_simulation
+    from ..io import read_truth, write_loupe_csv
+    from ..loop import run_simulation
+    from ..project import Project, run_round, suggest
 
     truth_file = Path(visium) / "ground_truth_layers.csv"
     if out.exists():

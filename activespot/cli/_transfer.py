@@ -87,8 +87,8 @@ def agreement(a_csv: Path, b_csv: Path, column_a: str | None, column_b: str | No
     are counted and listed.
     """
     from ..errors import InputFileError
-    from ..transfer import agreement as compare
-    from ..transfer import plot_agreement, read_annotation
+    from ..review import agreement as compare
+    from ..review import plot_agreement, read_annotation
 
     a = read_annotation(a_csv, column=column_a)
     b = read_annotation(b_csv, column=column_b)
@@ -134,7 +134,7 @@ def review(project: Path, folds: int, min_confidence: float, top: int, csv_out: 
     from .. import _constants as K
     from ..io import write_loupe_csv
     from ..project import Project
-    from ..transfer import review_labels
+    from ..review import review_labels
 
     opened = Project.open(project)
     disputed = review_labels(opened, folds=folds, min_confidence=min_confidence)

@@ -15,6 +15,7 @@ from ._cells import (
     write_cell_labels_geojson,
 )
 from ._loupe import read_loupe_csv, write_loupe_csv
+from ._truth import read_truth
 from ._visium import read_visium
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "read_nuclei_csv",
     "read_point_labels",
     "read_qupath_geojson",
+    "read_truth",
     "read_visium",
     "write_cell_labels_csv",
     "write_cell_labels_geojson",

@@ -16,16 +16,19 @@ killed at any moment never leaves a state that later commands would trust.
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import unicodedata
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -44,7 +47,7 @@ from ..config import Config
 from ..errors import InputFileError, ProjectError
 from ._store import LabelStore, Suggestion, check_class_name
 
-__all__ = ["ImportSummary", "Project", "Round", "default_annotator"]
+__all__ = ["ImportSummary", "Project", "Round", "RoundBusyError", "default_annotator"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,10 @@ logger = logging.getLogger(__name__)
 def default_annotator() -> str:
     """Who is labelling: ``$ACTIVESPOT_ANNOTATOR``, else the login name."""
     return os.environ.get("ACTIVESPOT_ANNOTATOR") or getpass.getuser() or "annotator"
+
+
+class RoundBusyError(ProjectError):
+    """Another process (or another tab of the app) is writing a round of this project right now."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,7 @@ class Project:
         self.sample = sample
         self.config = config
         self._adata = None
+        self._held_round: int | None = None
 
     # -- creation and opening --------------------------------------------------------------------
     @classmethod
@@ -292,6 +300,11 @@ class Project:
         """Current label of every labelled spot."""
         return self.store.current_labels()
 
+    def labels_for(self, items: Iterable[str]) -> np.ndarray:
+        """Current label of each of ``items`` in that order, as an object array with ``None`` where unlabelled."""
+        labels = self.labels().reindex(pd.Index(list(items)))
+        return labels.astype(object).where(labels.notna(), None).to_numpy()
+
     def check_label(self, label: str) -> None:
         """Raise ``ValueError`` unless ``label`` is a clean class name allowed in this project.
 
@@ -378,9 +391,63 @@ class Project:
 
     @property
     def next_round_number(self) -> int:
-        """Number the next :meth:`save_round` should use."""
+        """Number the next round would get (for display; :meth:`round_lock` allocates it)."""
         last = self.last_round_number
         return 1 if last is None else last + 1
+
+    @contextmanager
+    def round_lock(self, *, wait: bool = False, annotator: str | None = None) -> Iterator[int]:
+        """Hold the project's round lock and yield the number of the round to write.
+
+        Everything from reading the labels to registering the round happens inside, so two runs
+        (two annotators pressing "train", a CLI ``round`` while the app trains) never get the same
+        number or overwrite each other's files. The lock is an OS file lock on
+        ``rounds/.round.lock``: the kernel releases it when its process dies, so a killed run never
+        leaves the project locked.
+
+        Parameters
+        ----------
+        wait
+            Wait for a running round to finish (the CLI) instead of raising (the app).
+        annotator
+            Who starts the round; shown to anyone who finds the project busy.
+
+        Raises
+        ------
+        RoundBusyError
+            ``wait`` is false and a round is already running (the message says who started it, when).
+        """
+        if self._held_round is not None:
+            msg = "round_lock is not re-entrant: this Project already holds the round lock"
+            raise RuntimeError(msg)
+        self.rounds_dir.mkdir(parents=True, exist_ok=True)
+        path = self.rounds_dir / K.ROUND_LOCK_FILE
+        with path.open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _lock_holder(path)
+                if not wait:
+                    msg = f"a round is already running in {self.path}, {holder}; wait for it to finish, then try again"
+                    raise RoundBusyError(msg) from None
+                logger.warning("a round is already running, %s; waiting for it to finish", holder)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                handle.seek(0)
+                handle.truncate()
+                holder = {
+                    "annotator": annotator or default_annotator(),
+                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                }
+                handle.write(json.dumps(holder))
+                handle.flush()
+                self._held_round = self.next_round_number
+                yield self._held_round
+            finally:
+                self._held_round = None
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def save_round(
         self,
@@ -391,12 +458,20 @@ class Project:
         files: Mapping[str, bytes] | None = None,
         info: Mapping[str, Any] | None = None,
     ) -> Round:
-        """Write a round's artefacts and commit it.
+        """Write a round's artefacts and commit it; only inside :meth:`round_lock`, with the number it gave.
 
         Everything is written and fsynced in a temporary folder, which is then renamed and only
         afterwards registered in the database: a round that is not registered does not exist
-        for :meth:`latest_round`, whatever is on disk.
+        for :meth:`latest_round`, whatever is on disk. A registered round is never replaced.
+
+        Raises
+        ------
+        RuntimeError
+            Called outside :meth:`round_lock`, or with another number than the one it allocated.
         """
+        if self._held_round is None or number != self._held_round:
+            msg = f"save_round({number}) must run inside Project.round_lock(), with the number it yields"
+            raise RuntimeError(msg)
         final = self.rounds_dir / f"round_{number:04d}"
         staging = self.rounds_dir / f".round_{number:04d}.tmp-{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
@@ -420,7 +495,7 @@ class Project:
                 "info": dict(info or {}),
             }
             atomic_write_text(staging / K.ROUND_MANIFEST, json.dumps(manifest, indent=2, default=_json_default))
-            if final.exists():  # left by a run killed after the rename but before registering
+            if final.exists():  # unregistered (the lock allocated this number): a run killed before registering
                 shutil.rmtree(final)
             staging.rename(final)
             fsync_dir(self.rounds_dir)
@@ -431,13 +506,15 @@ class Project:
         self.store.record_round(number, final.name, n_labels=n_labels, info=manifest["info"])
         return Round(number, final, manifest["info"], listing)
 
-    def latest_round(self, *, containing: str | None = None) -> Round | None:
+    def latest_round(self, *, containing: str | None = None, kinds: Iterable[str] | None = None) -> Round | None:
         """The newest committed round whose files are intact, or ``None``.
 
         ``containing`` skips rounds without that artefact (e.g. ``'predictions'``: a round that
-        only chose the first spots to annotate has none).
+        only chose the first spots to annotate has none); ``kinds`` keeps rounds of those kinds only.
         """
         rounds = self.store.rounds()
+        if kinds is not None:
+            rounds = rounds[rounds[K.ROUND_KIND_COLUMN].isin(list(kinds))]
         for row in rounds.sort_values("round", ascending=False).itertuples():
             loaded = _load_round(self.rounds_dir / row.path)
             if loaded is None:
@@ -479,9 +556,16 @@ class Project:
             "features": sorted(p.name for p in self.features_dir.iterdir()) if self.features_dir.is_dir() else [],
         }
 
+    def model_round(self) -> Round | None:
+        """The newest round that holds a model and its predictions (trained here or transferred), or ``None``.
+
+        The one answer to "which round do predictions come from", for the CLI, the app and the workload.
+        """
+        return self.latest_round(containing=K.ROUND_PREDICTIONS, kinds=K.MODEL_ROUND_KINDS)
+
     def predictions(self) -> pd.DataFrame | None:
-        """Predicted label and confidence per spot from the latest round, if any."""
-        latest = self.latest_round(containing=K.ROUND_PREDICTIONS)
+        """Predicted label and confidence per spot from :meth:`model_round`, if any."""
+        latest = self.model_round()
         return None if latest is None else latest.load_table(K.ROUND_PREDICTIONS)
 
     def annotated_adata(self) -> Any:
@@ -567,6 +651,18 @@ def _load_round(folder: Path) -> Round | None:
         if not member.is_file() or member.stat().st_size != entry["bytes"] or sha256_file(member) != entry["sha256"]:
             return None
     return Round(int(manifest["round"]), folder, manifest.get("info", {}), files)
+
+
+def _lock_holder(path: Path) -> str:
+    """Who holds the round lock, as words ("started by Dr. Ada at … (process 123 on host)")."""
+    try:
+        holder = json.loads(path.read_text(encoding="utf-8"))
+        return (
+            f"started by {holder['annotator']} at {holder['started_at']} "
+            f"(process {holder['pid']} on {holder['host']})"
+        )
+    except (OSError, ValueError, KeyError, TypeError):  # being written at this very moment
+        return "started moments ago"
 
 
 def _json_default(value: Any) -> Any:

@@ -381,8 +381,10 @@ class LabelStore:
             )
 
     def rounds(self) -> pd.DataFrame:
-        """Committed rounds, oldest first."""
-        return pd.read_sql_query(f"SELECT * FROM {K.ROUNDS_TABLE} ORDER BY round", self._conn)
+        """Committed rounds, oldest first, with their info's ``kind`` as a column of its own."""
+        rounds = pd.read_sql_query(f"SELECT * FROM {K.ROUNDS_TABLE} ORDER BY round", self._conn)
+        rounds[K.ROUND_KIND_COLUMN] = [json.loads(info or "{}").get("kind") for info in rounds["info"]]
+        return rounds
 
     def integrity_problems(self) -> list[str]:
         """SQLite's own integrity check; an empty list means the database is sound."""

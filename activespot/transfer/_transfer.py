@@ -144,35 +144,37 @@ def transfer_labels(
         source, labels, source_adata, target_adata, blocks, ensemble=ensemble
     )
     project = _create_target(source, target, out=out, image=image, annotator=annotator, blocks=blocks[1], info=info)
-    number = project.next_round_number
     predicted_counts = {str(k): int(v) for k, v in table["label"].value_counts().items()}
-    round_info = {
-        "kind": K.ROUND_KIND_TRANSFERRED,
-        "source_project": str(source.path),
-        "source_sample": source.sample.visium,
-        "n_source_labels": len(labels),
-        "source_label_counts": {str(k): int(v) for k, v in labels.value_counts().items()},
-        "predicted_counts": predicted_counts,
-        "harmony": info["harmony"],
-        "ensemble": ensemble,
-        "genes_per_sample": info.get("genes_per_sample"),
-        "common_genes": info.get("common_genes"),
-        "strategy": source.config.select.strategy,
-        "blocks": {name: int(block.shape[1]) for name, block in blocks[1].items()},
-        "model": source.config.model.model_dump(mode="json"),
-    }
     from ..loop import query_table
+    from ..project import round_settings
 
-    project.save_round(
-        number,
-        arrays={
-            K.ROUND_PROBABILITIES: table.filter(like="p(").to_numpy(),
-            K.ROUND_EMBEDDINGS: embeddings,
-        },
-        tables={K.ROUND_PREDICTIONS: table, K.ROUND_QUERY: query_table(query, number)},
-        files={K.ROUND_MODEL: model.to_bytes()},
-        info=round_info,
-    )
+    with project.round_lock(annotator=annotator) as number:
+        round_info = {
+            "kind": K.ROUND_KIND_TRANSFERRED,
+            "source_project": str(source.path),
+            "source_sample": source.sample.visium,
+            "n_source_labels": len(labels),
+            "source_label_counts": {str(k): int(v) for k, v in labels.value_counts().items()},
+            "predicted_counts": predicted_counts,
+            "harmony": info["harmony"],
+            "ensemble": ensemble,
+            "genes_per_sample": info.get("genes_per_sample"),
+            "common_genes": info.get("common_genes"),
+            "strategy": source.config.select.strategy,
+            "blocks": {name: int(block.shape[1]) for name, block in blocks[1].items()},
+            **round_settings(source.config),
+            "transfer": source.config.transfer.model_dump(mode="json"),
+        }
+        project.save_round(
+            number,
+            arrays={
+                K.ROUND_PROBABILITIES: table.filter(like="p(").to_numpy(),
+                K.ROUND_EMBEDDINGS: embeddings,
+            },
+            tables={K.ROUND_PREDICTIONS: table, K.ROUND_QUERY: query_table(query, number)},
+            files={K.ROUND_MODEL: model.to_bytes()},
+            info=round_info,
+        )
     loupe_csv, h5ad = _export(project, table, number, blocks=blocks[1], info=round_info)
     seconds = time.perf_counter() - start
     logger.info("transferred %d labels from %s to %s in %.1f s", len(labels), source.path, project.path, seconds)
@@ -238,7 +240,7 @@ def _train_predict(
     and gives the embeddings, because the next rounds continue from one model, as the loop does.
     """
     from ..features import spatial_graph
-    from ..loop import _query, make_classifier
+    from ..loop import make_classifier, select_query
     from ..model import smooth_probabilities
 
     config = source.config
@@ -258,7 +260,7 @@ def _train_predict(
     table = pd.DataFrame(probs, index=barcodes, columns=[f"p({c})" for c in model.classes_])
     table.insert(0, "confidence", probs.max(axis=1))
     table.insert(0, "label", model.classes_[probs.argmax(axis=1)])
-    picked = _query(
+    picked = select_query(
         config,
         probs,
         embeddings,
@@ -281,8 +283,7 @@ def _create_target(
 ) -> Project:
     """The target's project with the source's settings and classes, and the joint blocks as its features."""
     from ..features import write_features
-    from ..project import Project
-    from ..project._project import default_annotator
+    from ..project import Project, default_annotator
 
     classes = source.store.classes()
     project = Project.create(

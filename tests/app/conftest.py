@@ -23,7 +23,7 @@ ANNOTATOR = "Dr. Ada"
 def demo_template(tmp_path_factory, dlpfc_truth) -> Path:
     """What ``activespot demo --rounds 1`` builds before its simulation: built once, never changed."""
     from activespot.io import write_loupe_csv
-    from activespot.loop import run_round, suggest
+    from activespot.project import run_round, suggest
 
     out = tmp_path_factory.mktemp("demo")
     with warnings.catch_warnings():

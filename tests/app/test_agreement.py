@@ -10,7 +10,7 @@ from activespot.app import _state as S
 from activespot.app._agreement import REVIEW_FOLDS, REVIEW_MIN_CONFIDENCE, journal_version
 from activespot.cli import main
 from activespot.project import Project
-from activespot.transfer import agreement, read_annotation, review_labels
+from activespot.review import agreement, read_annotation, review_labels
 from tests.conftest import DLPFC
 
 from .conftest import ANNOTATOR, journal, open_app

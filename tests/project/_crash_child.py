@@ -10,8 +10,7 @@ from pathlib import Path
 import torch
 
 from activespot.features import spatial_graph
-from activespot.loop import run_round
-from activespot.project import Project
+from activespot.project import Project, run_round
 
 
 def main(project_dir: str, batches_dir: str, start: int) -> None:

@@ -17,9 +17,8 @@ import pytest
 
 from activespot import _constants as K
 from activespot.io import write_loupe_csv
-from activespot.loop import suggest
 from activespot.model import FusedMLPClassifier
-from activespot.project import Project
+from activespot.project import Project, suggest
 from tests.conftest import DLPFC
 
 CHILD = Path(__file__).with_name("_crash_child.py")

@@ -15,7 +15,8 @@ from activespot.cli import main
 from activespot.errors import InputFileError, ProjectError
 from activespot.model import FusedMLPClassifier
 from activespot.project import Project
-from activespot.transfer import agreement, transfer_labels
+from activespot.review import agreement
+from activespot.transfer import transfer_labels
 
 SMALL = {
     "features": {"n_top_genes": 300, "n_pcs": 20, "context_rings": 1},

@@ -10,7 +10,7 @@ from activespot import _constants as K
 from activespot.cli import main
 from activespot.config import ModelConfig
 from activespot.model import FusedMLPClassifier
-from activespot.transfer import out_of_fold_probabilities, review_labels
+from activespot.review import out_of_fold_probabilities, review_labels
 
 
 def _blobs(n=120, seed=0):

@@ -182,7 +182,7 @@ def review_labels(
         Fewer than two labelled classes, or too few labels for the folds.
     """
     from ..features import spatial_graph
-    from ..loop import _labels_array, _project_blocks
+    from ..project import project_blocks
 
     if not 0 < min_confidence <= 1:
         msg = f"`min_confidence` must be in (0, 1]; got {min_confidence!r}."
@@ -192,9 +192,9 @@ def review_labels(
         msg = f"{project.path}: the review needs labels of at least 2 classes; the project has {counts.to_dict()}."
         raise ProjectError(msg)
     config = project.config
-    adata, blocks = _project_blocks(project)
+    adata, blocks = project_blocks(project)
     barcodes = pd.Index(adata.obs_names)
-    labels = _labels_array(project, barcodes)
+    labels = project.labels_for(barcodes)
     graph, _ = spatial_graph(adata, rings=1)
     try:
         probabilities, classes, _ = out_of_fold_probabilities(

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from activespot.cli import main
 from activespot.errors import InputFileError
-from activespot.transfer import agreement, annotation_columns, plot_agreement, read_annotation
+from activespot.review import agreement, annotation_columns, plot_agreement, read_annotation
 
 from .conftest import SECTIONS
 

@@ -1,0 +1,20 @@
+"""Small numeric helpers shared by every layer (no AnnData, no I/O)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["column_scale", "standardise"]
+
+
+def column_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations of ``values``, a zero deviation read as 1 (constant columns stay 0)."""
+    values = np.asarray(values, dtype=np.float64)
+    scale = values.std(axis=0)
+    return values.mean(axis=0), np.where(scale > 0, scale, 1.0)
+
+
+def standardise(values: np.ndarray, *, dtype: type = np.float64) -> np.ndarray:
+    """Every column to mean 0 and standard deviation 1 (constant columns to 0), as ``dtype``."""
+    mean, scale = column_scale(values)
+    return ((np.asarray(values, dtype=np.float64) - mean) / scale).astype(dtype, copy=False)

@@ -1,0 +1,30 @@
+"""The active-learning loop on arrays: one round (train, predict, choose the next batch) and the simulated annotator.
+
+Nothing here reads a project folder; :mod:`activespot.project` runs these rounds on a project.
+"""
+
+from ._round import (
+    RoundResult,
+    fit_predict_select,
+    initial_query,
+    make_classifier,
+    query_table,
+    sample_blocks,
+    select_query,
+)
+from ._simulate import ALL, plot_learning_curves, run_simulation, simulate, supervised_ceiling
+
+__all__ = [
+    "ALL",
+    "RoundResult",
+    "fit_predict_select",
+    "initial_query",
+    "make_classifier",
+    "plot_learning_curves",
+    "query_table",
+    "run_simulation",
+    "sample_blocks",
+    "select_query",
+    "simulate",
+    "supervised_ceiling",
+]

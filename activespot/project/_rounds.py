@@ -1,0 +1,257 @@
+"""The loop on a project folder: labels from the journal, features from the cache, rounds under the lock.
+
+:func:`suggest` and :func:`run_round` wrap the array core (:mod:`activespot.loop`) for a project:
+every round is computed and written inside :meth:`Project.round_lock`, so two runs at once never
+share a number or touch each other's files, and each round stores every setting that produced it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .. import _constants as K
+from ..errors import ProjectError
+from ..loop import fit_predict_select, initial_query, make_classifier, query_table, sample_blocks, select_query
+from ..model import FusedMLPClassifier, labelled_positions
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+    from ..config import Config
+    from ._project import Project
+
+__all__ = ["RoundSummary", "SpotQuery", "project_blocks", "round_settings", "run_round", "suggest"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpotQuery:
+    """Spots to annotate next, written as a Loupe CSV."""
+
+    path: Path
+    barcodes: list[str]
+    round: int | None
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    """What :func:`run_round` did, for printing."""
+
+    round: int
+    label_counts: dict[str, int]
+    predicted_counts: dict[str, int]
+    changed: int | None
+    seconds: float
+    prediction_csv: Path
+    query_csv: Path
+    query: list[str] = field(default_factory=list)
+
+
+def project_blocks(project: Project) -> tuple[AnnData, dict[str, np.ndarray]]:
+    """The project's sample with its features, read from the project's cache or computed and cached."""
+    from ..features import read_features, write_features
+
+    adata = project.load_sample()
+    stored = project.features_dir / K.FEATURES_FILE
+    if not any(key in adata.obsm for key in K.FEATURE_BLOCKS):
+        if stored.is_file():
+            read_features(adata, stored)
+        else:
+            logger.info("Computing features for %s (once; cached in %s).", project.path, project.features_dir)
+            sample_blocks(adata, project.config, cache_dir=project.features_dir)
+            write_features(adata, stored)
+    return adata, sample_blocks(adata, project.config)
+
+
+def round_settings(config: Config, adata: AnnData | None = None) -> dict[str, Any]:
+    """Every setting a spot round depends on, stored in its record: model, selection, features and their provenance."""
+    settings: dict[str, Any] = {
+        "model": config.model.model_dump(mode="json"),
+        "select": config.select.model_dump(mode="json"),
+        "features": config.features.model_dump(mode="json"),
+    }
+    if adata is not None and K.FEATURES_UNS_KEY in adata.uns:
+        settings["feature_provenance"] = adata.uns[K.FEATURES_UNS_KEY]
+    return settings
+
+
+def suggest(project: Project, *, n: int | None = None, wait: bool = True, annotator: str | None = None) -> SpotQuery:
+    """Write a Loupe CSV of the spots to annotate next and return its path.
+
+    Before any trained round the spots are the k-means initial query over the features (recorded
+    in the project as a round of kind ``initial_query``); afterwards they are chosen by the
+    configured strategy from the latest round's probabilities and embeddings, skipping spots
+    labelled since that round.
+
+    Parameters
+    ----------
+    project
+        An open project.
+    n
+        How many spots; defaults to ``select.init`` before the first trained round, ``select.batch``
+        after.
+    wait, annotator
+        As :meth:`Project.round_lock` (the initial query is a round of its own).
+    """
+    config = project.config
+    if n is not None and n < 1:
+        msg = f"The number of spots to suggest must be at least 1; got {n}."
+        raise ProjectError(msg)
+    adata, blocks = project_blocks(project)
+    barcodes = pd.Index(adata.obs_names)
+    labelled = np.zeros(barcodes.size, dtype=bool)
+    labelled[labelled_positions(project.labels_for(barcodes))] = True
+    latest = project.latest_round()
+    if latest is not None and latest.info.get("kind") in K.MODEL_ROUND_KINDS:
+        picked = select_query(
+            config,
+            latest.load_array(K.ROUND_PROBABILITIES),
+            latest.load_array(K.ROUND_EMBEDDINGS),
+            labelled,
+            n or config.select.batch,
+            rng=np.random.default_rng([config.model.seed, latest.number]),
+        )
+        number = latest.number
+    elif latest is not None and n is None:  # the initial query already made: what is left of it
+        stored = barcodes.get_indexer(latest.load_table(K.ROUND_QUERY).index)
+        picked = stored[(stored >= 0) & ~labelled[np.maximum(stored, 0)]]
+        number = latest.number
+    else:
+        with project.round_lock(wait=wait, annotator=annotator) as number:
+            picked = initial_query(
+                blocks,
+                n or config.select.init,
+                rng=np.random.default_rng([config.model.seed, number]),
+                exclude=labelled,
+            )
+            project.save_round(
+                number,
+                tables={K.ROUND_QUERY: query_table(barcodes[picked], number)},
+                info={
+                    "kind": K.ROUND_KIND_INITIAL,
+                    "n_query": int(picked.size),
+                    "n": n or config.select.init,
+                    **round_settings(config, adata),
+                },
+            )
+    query = list(barcodes[picked])
+    path = _write_query(project, query, round_number=number)
+    return SpotQuery(path, query, number)
+
+
+def _write_query(project: Project, query: list[str], *, round_number: int) -> Path:
+    from ..io import write_loupe_csv
+
+    path = project.exports_dir / K.QUERY_EXPORT.format(round=round_number)
+    return write_loupe_csv(query_table(query, round_number)["query"], path, category=K.LOUPE_QUERY_CATEGORY)
+
+
+def run_round(project: Project, *, wait: bool = True, annotator: str | None = None) -> RoundSummary:
+    """Train on the project's current labels, predict every spot, choose the next query; save it all.
+
+    Writes a round (probabilities, embeddings, predictions and query tables, model checkpoint)
+    and two Loupe CSVs in ``exports/``: every spot's prediction (category "ActiveSpot
+    Prediction") and the next query ("ActiveSpot Query"). The model warm-starts from the latest
+    trained round's checkpoint when ``model.warm_start`` is on. The labels are read inside the
+    round lock, so the round trains on what was labelled when it started.
+
+    Parameters
+    ----------
+    project
+        An open project.
+    wait
+        When another round is running: wait for it (true) or raise :class:`RoundBusyError`.
+    annotator
+        Who started the round (shown to anyone who finds the project busy).
+
+    Raises
+    ------
+    ProjectError
+        Fewer than two classes are labelled yet.
+    RoundBusyError
+        ``wait`` is false and another round is running.
+    """
+    from ..features import spatial_graph
+    from ..io import write_loupe_csv
+
+    config = project.config
+    adata, blocks = project_blocks(project)
+    barcodes = pd.Index(adata.obs_names)
+    graph, _ = spatial_graph(adata, rings=1)
+    with project.round_lock(wait=wait, annotator=annotator) as number:
+        labels = project.labels_for(barcodes)
+        counts = pd.Series(labels[labelled_positions(labels)]).value_counts()
+        if counts.size < 2:
+            msg = (
+                f"Training needs labels of at least 2 classes; the project has {dict(counts)}. "
+                "Label more spots (activespot suggest, then activespot import)."
+            )
+            raise ProjectError(msg)
+        # initial-query rounds exist only before the first trained round, so this is the last model
+        previous = project.model_round()
+        model = make_classifier(config.model)
+        if previous is not None and config.model.warm_start and K.ROUND_MODEL in previous.files:
+            model = FusedMLPClassifier.from_bytes(previous.load_file(K.ROUND_MODEL)).set_params(
+                **make_classifier(config.model).get_params()
+            )
+        result = fit_predict_select(
+            model,
+            blocks,
+            labels,
+            graph=graph,
+            config=config,
+            n=config.select.batch,
+            rng=np.random.default_rng([config.model.seed, number]),
+        )
+        predicted = pd.Series(result.predictions, index=barcodes, name="label")
+        # Per-class columns are prefixed so that no class name can collide with "label" or "confidence".
+        columns = [f"p({c})" for c in result.model.classes_]
+        table = pd.DataFrame(result.probabilities, index=barcodes, columns=columns)
+        table.insert(0, "confidence", result.probabilities.max(axis=1))
+        table.insert(0, "label", predicted)
+        changed = None
+        if previous is not None:
+            before = previous.load_table(K.ROUND_PREDICTIONS)["label"].reindex(barcodes)
+            changed = int(before.ne(predicted).sum())
+        query = list(barcodes[result.query])
+        info = {
+            "kind": K.ROUND_KIND_TRAINED,
+            "n_labels": int(counts.sum()),
+            "label_counts": {str(k): int(v) for k, v in counts.items()},
+            "predicted_counts": {str(k): int(v) for k, v in predicted.value_counts().items()},
+            "changed": changed,
+            "strategy": config.select.strategy,
+            "seconds": round(result.seconds, 3),
+            "warm_started_from": previous.number if previous is not None and config.model.warm_start else None,
+            "blocks": {name: int(block.shape[1]) for name, block in blocks.items()},
+            **round_settings(config, adata),
+        }
+        project.save_round(
+            number,
+            arrays={K.ROUND_PROBABILITIES: result.probabilities, K.ROUND_EMBEDDINGS: result.embeddings},
+            tables={K.ROUND_PREDICTIONS: table, K.ROUND_QUERY: query_table(query, number)},
+            files={K.ROUND_MODEL: result.model.to_bytes()},
+            info=info,
+        )
+    prediction_csv = write_loupe_csv(
+        predicted,
+        project.exports_dir / K.PREDICTION_EXPORT.format(round=number),
+        category=K.LOUPE_PREDICTION_CATEGORY,
+    )
+    return RoundSummary(
+        round=number,
+        label_counts=info["label_counts"],
+        predicted_counts=info["predicted_counts"],
+        changed=changed,
+        seconds=result.seconds,
+        prediction_csv=prediction_csv,
+        query_csv=_write_query(project, query, round_number=number),
+        query=query,
+    )
