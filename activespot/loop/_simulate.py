@@ -214,8 +214,8 @@ def run_simulation(
 
     from anndata import AnnData
 
-    from .features import spatial_graph
-    from .io import read_visium
+    from ..features import spatial_graph
+    from ..io import read_visium
 
     adata = visium if isinstance(visium, AnnData) else read_visium(visium)
     labels = read_truth(truth, column=truth_column, barcodes=adata.obs_names)
@@ -252,7 +252,7 @@ def run_simulation(
 
 
 def _write_outputs(result: dict[str, Any], last: RoundResult, barcodes: pd.Index, out_dir: Path) -> None:
-    from .io import write_loupe_csv
+    from ..io import write_loupe_csv
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "simulation.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
