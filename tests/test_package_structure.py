@@ -15,8 +15,11 @@ SUBPACKAGES = [
     "activespot.features",
     "activespot.model",
     "activespot.select",
+    "activespot.loop",
     "activespot.project",
     "activespot.transfer",
+    "activespot.review",
+    "activespot.cells",
 ]
 STRATEGY_MODULE = "activespot.select._strategies"
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

@@ -136,17 +136,17 @@ def fit_predict_select(
     asked[labelled_positions(labels)] = True
     if exclude is not None:
         asked |= exclude
-    query = select_query(config, probs, embeddings, asked, n, rng=rng) if (~asked).any() else np.array([], dtype=int)
+    query = select_query(probs, embeddings, asked, n=n, config=config, rng=rng) if (~asked).any() else np.array([], dtype=int)
     return RoundResult(model, probs, embeddings, np.asarray(query, dtype=int), time.perf_counter() - start)
 
 
 def select_query(
-    config: Config,
     probs: np.ndarray,
     embeddings: np.ndarray,
     asked: np.ndarray,
-    n: int,
     *,
+    n: int,
+    config: Config,
     rng: np.random.Generator | int | None,
 ) -> np.ndarray:
     """Run the configured strategy, passing ``top_fraction`` to the strategies that take it."""

@@ -556,6 +556,29 @@ class Project:
             "features": sorted(p.name for p in self.features_dir.iterdir()) if self.features_dir.is_dir() else [],
         }
 
+    def round(self, number: int) -> Round | None:
+        """Registered round ``number`` after checking its files against its manifest, or ``None`` if damaged.
+
+        A round whose manifest names another number, or whose registered info differs from the
+        manifest's, is damaged too: the folder is not the one the journal registered.
+
+        Raises
+        ------
+        ProjectError
+            No round ``number`` is registered.
+        """
+        rows = self.store.rounds()
+        row = rows[rows["round"] == number]
+        if row.empty:
+            registered = ", ".join(map(str, rows["round"])) or "none yet"
+            msg = f"{self.path}: no round {number}; registered rounds: {registered}"
+            raise ProjectError(msg)
+        loaded = _load_round(self.rounds_dir / row["path"].iloc[0])
+        registered_info = json.loads(row["info"].iloc[0] or "{}")
+        if loaded is None or loaded.number != number or loaded.info != registered_info:
+            return None
+        return loaded
+
     def model_round(self) -> Round | None:
         """The newest round that holds a model and its predictions (trained here or transferred), or ``None``.
 
@@ -658,8 +681,7 @@ def _lock_holder(path: Path) -> str:
     try:
         holder = json.loads(path.read_text(encoding="utf-8"))
         return (
-            f"started by {holder['annotator']} at {holder['started_at']} "
-            f"(process {holder['pid']} on {holder['host']})"
+            f"started by {holder['annotator']} at {holder['started_at']} (process {holder['pid']} on {holder['host']})"
         )
     except (OSError, ValueError, KeyError, TypeError):  # being written at this very moment
         return "started moments ago"

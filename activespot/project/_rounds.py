@@ -8,6 +8,7 @@ share a number or touch each other's files, and each round stores every setting 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,15 +71,15 @@ def project_blocks(project: Project) -> tuple[AnnData, dict[str, np.ndarray]]:
     return adata, sample_blocks(adata, project.config)
 
 
-def round_settings(config: Config, adata: AnnData | None = None) -> dict[str, Any]:
-    """Every setting a spot round depends on, stored in its record: model, selection, features and their provenance."""
+def round_settings(config: Config, *, provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every setting a spot round depends on, for its record: model, selection, features (and their provenance)."""
     settings: dict[str, Any] = {
         "model": config.model.model_dump(mode="json"),
         "select": config.select.model_dump(mode="json"),
         "features": config.features.model_dump(mode="json"),
     }
-    if adata is not None and K.FEATURES_UNS_KEY in adata.uns:
-        settings["feature_provenance"] = adata.uns[K.FEATURES_UNS_KEY]
+    if provenance is not None:
+        settings["feature_provenance"] = dict(provenance)
     return settings
 
 
@@ -111,11 +112,11 @@ def suggest(project: Project, *, n: int | None = None, wait: bool = True, annota
     latest = project.latest_round()
     if latest is not None and latest.info.get("kind") in K.MODEL_ROUND_KINDS:
         picked = select_query(
-            config,
             latest.load_array(K.ROUND_PROBABILITIES),
             latest.load_array(K.ROUND_EMBEDDINGS),
             labelled,
-            n or config.select.batch,
+            n=n or config.select.batch,
+            config=config,
             rng=np.random.default_rng([config.model.seed, latest.number]),
         )
         number = latest.number
@@ -138,7 +139,7 @@ def suggest(project: Project, *, n: int | None = None, wait: bool = True, annota
                     "kind": K.ROUND_KIND_INITIAL,
                     "n_query": int(picked.size),
                     "n": n or config.select.init,
-                    **round_settings(config, adata),
+                    **round_settings(config, provenance=adata.uns.get(K.FEATURES_UNS_KEY)),
                 },
             )
     query = list(barcodes[picked])
@@ -231,7 +232,7 @@ def run_round(project: Project, *, wait: bool = True, annotator: str | None = No
             "seconds": round(result.seconds, 3),
             "warm_started_from": previous.number if previous is not None and config.model.warm_start else None,
             "blocks": {name: int(block.shape[1]) for name, block in blocks.items()},
-            **round_settings(config, adata),
+            **round_settings(config, provenance=adata.uns.get(K.FEATURES_UNS_KEY)),
         }
         project.save_round(
             number,

@@ -261,11 +261,11 @@ def _train_predict(
     table.insert(0, "confidence", probs.max(axis=1))
     table.insert(0, "label", model.classes_[probs.argmax(axis=1)])
     picked = select_query(
-        config,
         probs,
         embeddings,
         np.zeros(barcodes.size, dtype=bool),
-        config.select.batch,
+        n=config.select.batch,
+        config=config,
         rng=np.random.default_rng([config.model.seed, 1]),
     )
     return model, table, embeddings, list(barcodes[picked])
