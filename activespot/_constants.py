@@ -56,7 +56,35 @@ ACTIONS_TABLE: Final = "actions"
 CLASS_EVENTS_TABLE: Final = "class_events"
 ROUNDS_TABLE: Final = "rounds"
 META_TABLE: Final = "meta"
-ROUND_KIND_COLUMN: Final = "kind"  # column of LabelStore.rounds(): the round's info 'kind', read from its JSON
+
+# Columns (LabelStore.events(), .actions() and .rounds() return them as DataFrame columns).
+COL_ID: Final = "id"  # every table: row id, in order of writing
+COL_ACTION_ID: Final = "action_id"  # events, class_events: the action the row belongs to
+COL_ITEM: Final = "item"  # events: spot barcode, bin barcode or cell id
+COL_LABEL: Final = "label"  # events: the class given (NULL clears the label)
+COL_ANNOTATOR: Final = "annotator"  # events, actions: who
+COL_CREATED_AT: Final = "created_at"  # every table: ISO 8601 UTC time of writing
+COL_SOURCE: Final = "source"  # events: one of LABEL_SOURCES
+COL_ROUND: Final = "round"  # events: the round shown when labelled; rounds: the round number
+COL_SUGGESTED_LABEL: Final = "suggested_label"  # events: the model's suggestion on screen, if any
+COL_SUGGESTION_CONFIDENCE: Final = "suggestion_confidence"  # events: its confidence
+COL_KIND: Final = "kind"  # actions: source or ACTION_CLASSES; class_events: CLASS_EVENT_KINDS; rounds: info 'kind'
+COL_UNDOES: Final = "undoes"  # actions: the action an undo reverts
+COL_DETAIL: Final = "detail"  # actions: JSON (e.g. the imported file)
+COL_NAME: Final = "name"  # class_events: the class
+COL_TARGET: Final = "target"  # class_events: new name (rename) or the class merged into
+COL_PATH: Final = "path"  # rounds: folder under rounds/
+COL_N_LABELS: Final = "n_labels"  # rounds: labels in the journal when registered
+COL_INFO: Final = "info"  # rounds: JSON of the round's info (its manifest's)
+COL_KEY: Final = "key"  # meta
+COL_VALUE: Final = "value"  # meta
+ROUND_KIND_COLUMN: Final = COL_KIND  # column of LabelStore.rounds(): the round's info 'kind', read from its JSON
+
+ACTION_CLASSES: Final = "classes"  # actions 'kind' of a class addition, rename or merge
+CLASS_ADD: Final = "add"
+CLASS_RENAME: Final = "rename"
+CLASS_MERGE: Final = "merge"
+CLASS_EVENT_KINDS: Final = (CLASS_ADD, CLASS_RENAME, CLASS_MERGE)
 
 # Label event sources (the `source` column of EVENTS_TABLE).
 SOURCE_MANUAL: Final = "manual"
@@ -89,6 +117,7 @@ SHA256_BOOK_FILE: Final = "sha256_book.json"  # cache folder: sha256 of big file
 # --- Active-learning loop (activespot.loop, activespot.simulate) -----------------------------
 ROUND_PROBABILITIES: Final = "probabilities"  # round array: (n_spots, K) smoothed class probabilities
 ROUND_EMBEDDINGS: Final = "embeddings"  # round array: (n_spots, fusion) penultimate embeddings
+ROUND_INFO_KIND: Final = "kind"  # round info entry: what made the round (one of the ROUND_KIND_* / CELL_ROUND_KIND)
 ROUND_KIND_INITIAL: Final = "initial_query"  # round info 'kind': k-means query before any model
 ROUND_KIND_TRAINED: Final = "trained"  # round info 'kind': model trained, predictions and next query
 QUERY_EXPORT: Final = "query_round_{round:04d}.csv"  # exports/: Loupe CSV of the spots to annotate next

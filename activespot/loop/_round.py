@@ -136,7 +136,9 @@ def fit_predict_select(
     asked[labelled_positions(labels)] = True
     if exclude is not None:
         asked |= exclude
-    query = select_query(probs, embeddings, asked, n=n, config=config, rng=rng) if (~asked).any() else np.array([], dtype=int)
+    query = np.array([], dtype=int)
+    if (~asked).any():
+        query = select_query(probs, embeddings, asked, n=n, config=config, rng=rng)
     return RoundResult(model, probs, embeddings, np.asarray(query, dtype=int), time.perf_counter() - start)
 
 

@@ -27,46 +27,45 @@ from ..errors import ProjectError
 __all__ = ["LabelStore", "Suggestion", "check_class_name"]
 
 _BUSY_TIMEOUT_MS = 60_000  # a second writer waits this long for the first before giving up
-_CLASS_KINDS = ("add", "rename", "merge")
 
 _SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {K.META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS {K.META_TABLE} ({K.COL_KEY} TEXT PRIMARY KEY, {K.COL_VALUE} TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS {K.ACTIONS_TABLE} (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    annotator TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    undoes INTEGER REFERENCES {K.ACTIONS_TABLE}(id),
-    detail TEXT
+    {K.COL_ID} INTEGER PRIMARY KEY AUTOINCREMENT,
+    {K.COL_KIND} TEXT NOT NULL,
+    {K.COL_ANNOTATOR} TEXT NOT NULL,
+    {K.COL_CREATED_AT} TEXT NOT NULL,
+    {K.COL_UNDOES} INTEGER REFERENCES {K.ACTIONS_TABLE}({K.COL_ID}),
+    {K.COL_DETAIL} TEXT
 );
 CREATE TABLE IF NOT EXISTS {K.EVENTS_TABLE} (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    action_id INTEGER NOT NULL REFERENCES {K.ACTIONS_TABLE}(id),
-    item TEXT NOT NULL,
-    label TEXT,
-    annotator TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    source TEXT NOT NULL CHECK (source IN ({", ".join(repr(s) for s in K.LABEL_SOURCES)})),
-    round INTEGER,
-    suggested_label TEXT,
-    suggestion_confidence REAL
+    {K.COL_ID} INTEGER PRIMARY KEY AUTOINCREMENT,
+    {K.COL_ACTION_ID} INTEGER NOT NULL REFERENCES {K.ACTIONS_TABLE}({K.COL_ID}),
+    {K.COL_ITEM} TEXT NOT NULL,
+    {K.COL_LABEL} TEXT,
+    {K.COL_ANNOTATOR} TEXT NOT NULL,
+    {K.COL_CREATED_AT} TEXT NOT NULL,
+    {K.COL_SOURCE} TEXT NOT NULL CHECK ({K.COL_SOURCE} IN ({", ".join(repr(s) for s in K.LABEL_SOURCES)})),
+    {K.COL_ROUND} INTEGER,
+    {K.COL_SUGGESTED_LABEL} TEXT,
+    {K.COL_SUGGESTION_CONFIDENCE} REAL
 );
-CREATE INDEX IF NOT EXISTS events_by_item ON {K.EVENTS_TABLE}(item, id);
-CREATE INDEX IF NOT EXISTS events_by_action ON {K.EVENTS_TABLE}(action_id);
+CREATE INDEX IF NOT EXISTS events_by_item ON {K.EVENTS_TABLE}({K.COL_ITEM}, {K.COL_ID});
+CREATE INDEX IF NOT EXISTS events_by_action ON {K.EVENTS_TABLE}({K.COL_ACTION_ID});
 CREATE TABLE IF NOT EXISTS {K.CLASS_EVENTS_TABLE} (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    action_id INTEGER NOT NULL REFERENCES {K.ACTIONS_TABLE}(id),
-    kind TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in _CLASS_KINDS)})),
-    name TEXT NOT NULL,
-    target TEXT,
-    created_at TEXT NOT NULL
+    {K.COL_ID} INTEGER PRIMARY KEY AUTOINCREMENT,
+    {K.COL_ACTION_ID} INTEGER NOT NULL REFERENCES {K.ACTIONS_TABLE}({K.COL_ID}),
+    {K.COL_KIND} TEXT NOT NULL CHECK ({K.COL_KIND} IN ({", ".join(repr(k) for k in K.CLASS_EVENT_KINDS)})),
+    {K.COL_NAME} TEXT NOT NULL,
+    {K.COL_TARGET} TEXT,
+    {K.COL_CREATED_AT} TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS {K.ROUNDS_TABLE} (
-    round INTEGER PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    path TEXT NOT NULL,
-    n_labels INTEGER NOT NULL,
-    info TEXT
+    {K.COL_ROUND} INTEGER PRIMARY KEY,
+    {K.COL_CREATED_AT} TEXT NOT NULL,
+    {K.COL_PATH} TEXT NOT NULL,
+    {K.COL_N_LABELS} INTEGER NOT NULL,
+    {K.COL_INFO} TEXT
 );
 """
 _APPEND_ONLY = [
@@ -75,6 +74,24 @@ _APPEND_ONLY = [
     for table in (K.EVENTS_TABLE, K.ACTIONS_TABLE, K.CLASS_EVENTS_TABLE)
     for verb in ("update", "delete")
 ]
+
+
+_EVENT_COLUMNS = (
+    K.COL_ACTION_ID,
+    K.COL_ITEM,
+    K.COL_LABEL,
+    K.COL_ANNOTATOR,
+    K.COL_CREATED_AT,
+    K.COL_SOURCE,
+    K.COL_ROUND,
+    K.COL_SUGGESTED_LABEL,
+    K.COL_SUGGESTION_CONFIDENCE,
+)
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    """``INSERT INTO table(c1, c2, …) VALUES (?, ?, …)``, one placeholder per column."""
+    return f"INSERT INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 @dataclass(frozen=True)
@@ -144,7 +161,7 @@ class LabelStore:
             for statement in _APPEND_ONLY:
                 self._conn.execute(statement)
             self._conn.execute(
-                f"INSERT OR IGNORE INTO {K.META_TABLE}(key, value) VALUES ('schema_version', ?)",
+                f"INSERT OR IGNORE INTO {K.META_TABLE}({K.COL_KEY}, {K.COL_VALUE}) VALUES ('schema_version', ?)",
                 (str(K.SCHEMA_VERSION),),
             )
         version = int(self._meta("schema_version"))
@@ -175,12 +192,12 @@ class LabelStore:
         self._conn.execute("COMMIT")
 
     def _meta(self, key: str) -> str:
-        row = self._conn.execute(f"SELECT value FROM {K.META_TABLE} WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute(f"SELECT {K.COL_VALUE} FROM {K.META_TABLE} WHERE {K.COL_KEY} = ?", (key,)).fetchone()
         return row[0] if row else ""
 
     def _new_action(self, kind: str, annotator: str, *, undoes: int | None = None, detail: dict | None = None) -> int:
         cur = self._conn.execute(
-            f"INSERT INTO {K.ACTIONS_TABLE}(kind, annotator, created_at, undoes, detail) VALUES (?, ?, ?, ?, ?)",
+            _insert(K.ACTIONS_TABLE, (K.COL_KIND, K.COL_ANNOTATOR, K.COL_CREATED_AT, K.COL_UNDOES, K.COL_DETAIL)),
             (kind, annotator, _now(), undoes, json.dumps(detail) if detail else None),
         )
         return int(cur.lastrowid)
@@ -215,8 +232,7 @@ class LabelStore:
             action = self._new_action(source, annotator, detail=detail)
             created = _now()
             self._conn.executemany(
-                f"INSERT INTO {K.EVENTS_TABLE}(action_id, item, label, annotator, created_at, source, round, "
-                "suggested_label, suggestion_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _insert(K.EVENTS_TABLE, _EVENT_COLUMNS),
                 [
                     (
                         action,
@@ -242,50 +258,53 @@ class LabelStore:
         """
         with self._write():
             query = (
-                f"SELECT a.id FROM {K.ACTIONS_TABLE} a WHERE a.kind != ? "
-                f"AND NOT EXISTS (SELECT 1 FROM {K.ACTIONS_TABLE} u WHERE u.undoes = a.id) "
-                f"AND EXISTS (SELECT 1 FROM {K.EVENTS_TABLE} e WHERE e.action_id = a.id)"
+                f"SELECT a.{K.COL_ID} FROM {K.ACTIONS_TABLE} a WHERE a.{K.COL_KIND} != ? "
+                f"AND NOT EXISTS (SELECT 1 FROM {K.ACTIONS_TABLE} u WHERE u.{K.COL_UNDOES} = a.{K.COL_ID}) "
+                f"AND EXISTS (SELECT 1 FROM {K.EVENTS_TABLE} e WHERE e.{K.COL_ACTION_ID} = a.{K.COL_ID})"
             )
             params: list = [K.SOURCE_UNDO]
             if only_own:
-                query += " AND a.annotator = ?"
+                query += f" AND a.{K.COL_ANNOTATOR} = ?"
                 params.append(annotator)
-            row = self._conn.execute(query + " ORDER BY a.id DESC LIMIT 1", params).fetchone()
+            row = self._conn.execute(query + f" ORDER BY a.{K.COL_ID} DESC LIMIT 1", params).fetchone()
             if row is None:
                 return None
             target = int(row[0])
             restored = self._conn.execute(
-                f"SELECT e.item, (SELECT p.label FROM {K.EVENTS_TABLE} p WHERE p.item = e.item AND p.id < e.id "
-                f"ORDER BY p.id DESC LIMIT 1) FROM {K.EVENTS_TABLE} e WHERE e.action_id = ? ORDER BY e.id",
+                f"SELECT e.{K.COL_ITEM}, (SELECT p.{K.COL_LABEL} FROM {K.EVENTS_TABLE} p "
+                f"WHERE p.{K.COL_ITEM} = e.{K.COL_ITEM} AND p.{K.COL_ID} < e.{K.COL_ID} "
+                f"ORDER BY p.{K.COL_ID} DESC LIMIT 1) "
+                f"FROM {K.EVENTS_TABLE} e WHERE e.{K.COL_ACTION_ID} = ? ORDER BY e.{K.COL_ID}",
                 (target,),
             ).fetchall()
             action = self._new_action(K.SOURCE_UNDO, annotator, undoes=target)
             created = _now()
             self._conn.executemany(
-                f"INSERT INTO {K.EVENTS_TABLE}(action_id, item, label, annotator, created_at, source) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                _insert(K.EVENTS_TABLE, _EVENT_COLUMNS[:6]),
                 [(action, item, label, annotator, created, K.SOURCE_UNDO) for item, label in restored],
             )
         return target
 
     def events(self) -> pd.DataFrame:
         """Every label event, oldest first (the journal as a table)."""
-        return pd.read_sql_query(f"SELECT * FROM {K.EVENTS_TABLE} ORDER BY id", self._conn)
+        return pd.read_sql_query(f"SELECT * FROM {K.EVENTS_TABLE} ORDER BY {K.COL_ID}", self._conn)
 
     def actions(self) -> pd.DataFrame:
         """Every action (a batch of events, a class change or an undo), oldest first."""
-        return pd.read_sql_query(f"SELECT * FROM {K.ACTIONS_TABLE} ORDER BY id", self._conn)
+        return pd.read_sql_query(f"SELECT * FROM {K.ACTIONS_TABLE} ORDER BY {K.COL_ID}", self._conn)
 
     def current_labels(self) -> pd.Series:
         """Label of every labelled item (newest event wins; class renames and merges applied)."""
         rows = self._conn.execute(
-            f"SELECT e.item, e.label FROM {K.EVENTS_TABLE} e JOIN (SELECT item, MAX(id) AS id FROM "
-            f"{K.EVENTS_TABLE} GROUP BY item) newest ON e.id = newest.id WHERE e.label IS NOT NULL ORDER BY e.id"
+            f"SELECT e.{K.COL_ITEM}, e.{K.COL_LABEL} FROM {K.EVENTS_TABLE} e "
+            f"JOIN (SELECT {K.COL_ITEM}, MAX({K.COL_ID}) AS {K.COL_ID} "
+            f"FROM {K.EVENTS_TABLE} GROUP BY {K.COL_ITEM}) newest "
+            f"ON e.{K.COL_ID} = newest.{K.COL_ID} WHERE e.{K.COL_LABEL} IS NOT NULL ORDER BY e.{K.COL_ID}"
         ).fetchall()
         mapping = self._class_mapping()
         series = pd.Series({item: mapping.get(label, label) for item, label in rows}, dtype=object)
-        series.index.name = "item"
-        return series.rename("label")
+        series.index.name = K.COL_ITEM
+        return series.rename(K.COL_LABEL)
 
     # -- classes -------------------------------------------------------------------------------
     def add_classes(self, names: list[str], *, annotator: str) -> None:
@@ -297,20 +316,20 @@ class LabelStore:
             new = [name for name in dict.fromkeys(names) if name not in known]
             if not new:
                 return
-            action = self._new_action("classes", annotator)
+            action = self._new_action(K.ACTION_CLASSES, annotator)
             created = _now()
             self._conn.executemany(
-                f"INSERT INTO {K.CLASS_EVENTS_TABLE}(action_id, kind, name, created_at) VALUES (?, 'add', ?, ?)",
-                [(action, name, created) for name in new],
+                _insert(K.CLASS_EVENTS_TABLE, (K.COL_ACTION_ID, K.COL_KIND, K.COL_NAME, K.COL_CREATED_AT)),
+                [(action, K.CLASS_ADD, name, created) for name in new],
             )
 
     def rename_class(self, old: str, new: str, *, annotator: str) -> None:
         """Rename a class; labels given under the old name read as the new one. ``new`` must be unused."""
-        self._change_class("rename", old, new, annotator=annotator)
+        self._change_class(K.CLASS_RENAME, old, new, annotator=annotator)
 
     def merge_class(self, source: str, into: str, *, annotator: str) -> None:
         """Fold class ``source`` into the existing class ``into``."""
-        self._change_class("merge", source, into, annotator=annotator)
+        self._change_class(K.CLASS_MERGE, source, into, annotator=annotator)
 
     def _change_class(self, kind: str, name: str, target: str, *, annotator: str) -> None:
         check_class_name(target)
@@ -319,15 +338,17 @@ class LabelStore:
             if name not in classes:
                 msg = f"no class named {name!r}; classes are: {', '.join(classes) or '(none)'}"
                 raise ValueError(msg)
-            if kind == "rename" and target in classes:
+            if kind == K.CLASS_RENAME and target in classes:
                 msg = f"a class named {target!r} already exists; merge into it instead"
                 raise ValueError(msg)
-            if kind == "merge" and target not in classes:
+            if kind == K.CLASS_MERGE and target not in classes:
                 msg = f"cannot merge into {target!r}: no such class; classes are: {', '.join(classes)}"
                 raise ValueError(msg)
-            action = self._new_action("classes", annotator)
+            action = self._new_action(K.ACTION_CLASSES, annotator)
             self._conn.execute(
-                f"INSERT INTO {K.CLASS_EVENTS_TABLE}(action_id, kind, name, target, created_at) VALUES (?, ?, ?, ?, ?)",
+                _insert(
+                    K.CLASS_EVENTS_TABLE, (K.COL_ACTION_ID, K.COL_KIND, K.COL_NAME, K.COL_TARGET, K.COL_CREATED_AT)
+                ),
                 (action, kind, name, target, _now()),
             )
 
@@ -335,7 +356,9 @@ class LabelStore:
         """Old class name -> the name it has now, following renames and merges in order."""
         mapping: dict[str, str] = {}
         rows = self._conn.execute(
-            f"SELECT name, target FROM {K.CLASS_EVENTS_TABLE} WHERE kind != 'add' ORDER BY id"
+            f"SELECT {K.COL_NAME}, {K.COL_TARGET} FROM {K.CLASS_EVENTS_TABLE} "
+            f"WHERE {K.COL_KIND} != ? ORDER BY {K.COL_ID}",
+            (K.CLASS_ADD,),
         ).fetchall()
         for name, target in rows:
             for old, now in list(mapping.items()):
@@ -351,13 +374,15 @@ class LabelStore:
         the slot (a class's colour in the app) stays the same for every other class.
         """
         slots: list[str | None] = []
-        rows = self._conn.execute(f"SELECT kind, name, target FROM {K.CLASS_EVENTS_TABLE} ORDER BY id").fetchall()
+        rows = self._conn.execute(
+            f"SELECT {K.COL_KIND}, {K.COL_NAME}, {K.COL_TARGET} FROM {K.CLASS_EVENTS_TABLE} ORDER BY {K.COL_ID}"
+        ).fetchall()
         for kind, name, target in rows:
-            if kind == "add" and name not in slots:
+            if kind == K.CLASS_ADD and name not in slots:
                 slots.append(name)
-            elif kind == "rename":
+            elif kind == K.CLASS_RENAME:
                 slots[slots.index(name)] = target
-            elif kind == "merge":
+            elif kind == K.CLASS_MERGE:
                 slots[slots.index(name)] = None
         return {name: slot for slot, name in enumerate(slots) if name is not None}
 
@@ -376,14 +401,14 @@ class LabelStore:
         """Register a finished round whose files are already complete on disk."""
         with self._write():
             self._conn.execute(
-                f"INSERT INTO {K.ROUNDS_TABLE}(round, created_at, path, n_labels, info) VALUES (?, ?, ?, ?, ?)",
+                _insert(K.ROUNDS_TABLE, (K.COL_ROUND, K.COL_CREATED_AT, K.COL_PATH, K.COL_N_LABELS, K.COL_INFO)),
                 (round_number, _now(), path, n_labels, json.dumps(info or {})),
             )
 
     def rounds(self) -> pd.DataFrame:
         """Committed rounds, oldest first, with their info's ``kind`` as a column of its own."""
-        rounds = pd.read_sql_query(f"SELECT * FROM {K.ROUNDS_TABLE} ORDER BY round", self._conn)
-        rounds[K.ROUND_KIND_COLUMN] = [json.loads(info or "{}").get("kind") for info in rounds["info"]]
+        rounds = pd.read_sql_query(f"SELECT * FROM {K.ROUNDS_TABLE} ORDER BY {K.COL_ROUND}", self._conn)
+        rounds[K.ROUND_KIND_COLUMN] = [json.loads(info or "{}").get(K.ROUND_INFO_KIND) for info in rounds[K.COL_INFO]]
         return rounds
 
     def integrity_problems(self) -> list[str]:
