@@ -1,8 +1,8 @@
 """Imports flow one way between the subpackages, and no subpackage reaches into another's private modules.
 
-io → features → model / select → loop (arrays) → project (journal, rounds, lock) → cells / transfer / review
-→ app → cli (the CLI also launches the app). The package's own base modules (constants, files, config, errors, numeric and progress helpers)
-may be used by every layer. Imports inside functions count too: a lazy import is still a dependency.
+io → features → model / select → loop (arrays) → project (journal, rounds, lock) → cells / transfer /
+review → app → cli (the CLI also launches the app). The package's base modules (constants, files,
+config, errors, numeric and progress helpers) serve every layer. Lazy imports inside functions count.
 """
 
 import ast
