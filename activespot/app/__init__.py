@@ -14,10 +14,13 @@ from ._overview import render_overview
 from ._queue import render_queue
 from ._review import render_review
 from ._rounds import render_rounds
+from ._server import app_command, app_script
 from ._tissue import render_tissue
 from ._workload import render_workload
 
 __all__ = [
+    "app_command",
+    "app_script",
     "render_agreement",
     "render_cells",
     "render_classes",

@@ -269,7 +269,7 @@ def label_cells(
     -------
     How many labels of each source were stored.
     """
-    from ..project._store import Suggestion
+    from ..project import Suggestion
 
     current = current if current is not None else latest_cell_round(project)
     shown = pd.DataFrame(columns=["label", "confidence", "shown"])

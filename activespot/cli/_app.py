@@ -34,7 +34,7 @@ def app(project: Path, host: str, port: int, annotator: str | None, truth: Path 
     Label the queue, accept or correct predictions, run rounds, import and export Loupe CSVs.
     Stop it with Ctrl+C; every label is already stored.
     """
-    from ..app._server import app_command, app_script
+    from ..app import app_command, app_script
     from ..project import Project
 
     opened = Project.open(project)  # fail here, not in the browser, on a wrong folder
