@@ -123,7 +123,7 @@ ROUND_KIND_TRAINED: Final = "trained"  # round info 'kind': model trained, predi
 QUERY_EXPORT: Final = "query_round_{round:04d}.csv"  # exports/: Loupe CSV of the spots to annotate next
 PREDICTION_EXPORT: Final = "predictions_round_{round:04d}.csv"  # exports/: Loupe CSV of every prediction
 
-# --- Cells (activespot.io._cells, activespot.cells: HALS-style cell annotation) -------------
+# --- Cells (activespot.io, activespot.cells: HALS-style cell annotation) -------------
 SAMPLE_KIND_VISIUM: Final = "visium"  # project sample kind: a Visium section (spots)
 SAMPLE_KIND_CELLS: Final = "cells"  # project sample kind: an H&E image with nuclei (cells)
 CELL_ID: Final = "cell_id"  # obs index name: one id per nucleus ("cell_00001", or the file's own id)
@@ -139,6 +139,19 @@ CELLS_GEOJSON_EXPORT: Final = "cell_labels.geojson"  # exports/: QuPath-compatib
 CELL_ROUND_KIND: Final = "cells"  # round info 'kind': a cell classifier, its suggestions and the next region
 ROUND_SUGGESTIONS: Final = "suggestions"  # round table: cell_id -> label, confidence (like predictions)
 ROUND_REGION: Final = "region"  # round info entry: next region (x0, y0, x1, y1) and its cells
+# Entries of uns['activespot_cells'] (written by activespot.io.cells_from_nuclei and activespot.cells.cell_features)
+CELLS_IMAGE: Final = "image"  # absolute path of the H&E image
+CELLS_IMAGE_SHAPE: Final = "image_shape"  # [height, width] of the image in pixels
+CELLS_NUCLEI: Final = "nuclei"  # absolute path of the nuclei file (None: the built-in detector)
+CELLS_NUCLEI_FORMAT: Final = "nuclei_format"  # one of NUCLEI_FORMATS
+CELLS_FROM_DETECTOR: Final = "built_in_detector"  # whether the built-in detector found the nuclei
+CELLS_MICRONS_PER_PIXEL: Final = "microns_per_pixel"  # pixel size: from the settings, else the image's metadata
+CELLS_FEATURES_INFO: Final = "features"  # how obsm['X_cell'] was made: backbone, weights + sha256, patch, columns
+CELL_TRUTH: Final = "truth"  # obs (simulation): the true class a simulated annotator answers with
+# Columns of a cell round's suggestions table
+SUGGESTION_LABEL: Final = "label"  # the suggested class
+SUGGESTION_CONFIDENCE: Final = "confidence"  # its probability (classifier x labelled-neighbour evidence)
+SUGGESTION_SHOWN: Final = "shown"  # whether the annotator sees it (every class has min_labels_per_class labels)
 
 # --- Review app (app.py, activespot.app; session-state keys live in activespot/app/_state.py) ---
 APP_SCRIPT: Final = "app.py"  # the Streamlit entry point at the repository root

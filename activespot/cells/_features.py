@@ -152,9 +152,9 @@ class _Outlines:
         info = adata.uns.get(K.CELLS_UNS_KEY) or {}
         self.mask = None
         if info.get("nuclei_format") == "mask" and info.get("nuclei"):
-            from ..io._cells import _read_mask
+            from ..io import read_instance_mask_pixels
 
-            self.mask = _read_mask(Path(info["nuclei"]))
+            self.mask = read_instance_mask_pixels(info[K.CELLS_NUCLEI])
             self.ids = np.array([int(name) if str(name).isdigit() else -1 for name in adata.obs_names])
         self.boxes = np.asarray(adata.obsm[K.CELL_BBOX_KEY], dtype=float) if K.CELL_BBOX_KEY in adata.obsm else None
 
@@ -179,9 +179,9 @@ def _describe_cells(image: Any, xy: np.ndarray, outlines: _Outlines, *, patch_px
     from skimage.color import rgb2hed
     from tqdm.auto import tqdm
 
-    from ..io._cells import _haematoxylin_threshold, _reader
+    from ..features import haematoxylin_threshold
 
-    threshold = _haematoxylin_threshold(image, _reader(image))
+    threshold = haematoxylin_threshold(image)
     rings = _ring_index(patch_px + 2 * (patch_px // 2), radius=patch_px / 2)  # every wide crop has this side
     rows = []
     for i, (x, y) in enumerate(tqdm(xy, desc="cell descriptor", unit="cell", disable=not progress, mininterval=1.0)):

@@ -22,12 +22,12 @@ from ._context import context_features, spatial_graph
 from ._descriptor import describe_patches, descriptor_feature_names
 from ._embed import embed_spots
 from ._expression import expression_features, joint_expression_features
-from ._patches import SpotImage, SpotPatches, select_image, write_patch_overlay
+from ._nuclei import detect_cells, detect_nuclei, haematoxylin_threshold
+from ._patches import SpotPatches, select_image, write_patch_overlay
 
 __all__ = [
     "Backbone",
     "LoadedBackbone",
-    "SpotImage",
     "SpotPatches",
     "build_model",
     "cached_sha256",
@@ -37,10 +37,13 @@ __all__ = [
     "context_features",
     "describe_patches",
     "descriptor_feature_names",
+    "detect_cells",
+    "detect_nuclei",
     "embed_spots",
     "expression_features",
     "feature_blocks",
     "get_backbone",
+    "haematoxylin_threshold",
     "joint_expression_features",
     "list_backbones",
     "load_backbone",

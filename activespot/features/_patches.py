@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,105 +24,14 @@ from anndata import AnnData
 from PIL import Image, ImageDraw
 
 from .. import _constants as K
+from ..io import SpotImage, is_blank, read_image_size, to_uint8_rgb
 
-__all__ = ["SpotImage", "SpotPatches", "select_image", "write_patch_overlay"]
+__all__ = ["SpotPatches", "select_image", "write_patch_overlay"]
 
 logger = logging.getLogger(__name__)
 
-_TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".svs", ".ndpi", ".scn")
-_BACKGROUND = 255  # outside the image: white, like the glass around a tissue section
 _SPOT_COLOUR = (0, 200, 255)
 _PATCH_COLOUR = (255, 40, 40)
-
-
-@dataclass
-class SpotImage:
-    """The image patches are cut from.
-
-    Attributes
-    ----------
-    name
-        ``"fullres"``, ``"hires"`` or ``"lowres"``.
-    scale
-        Image pixels per full-resolution pixel (1 for the full-resolution image).
-    shape
-        (height, width) in pixels.
-    source
-        The file read lazily (full resolution), or ``None`` for an image held in ``adata.uns``.
-    """
-
-    name: str
-    scale: float
-    shape: tuple[int, int]
-    source: Path | None = None
-    _pixels: Any = None
-    _axes: str = "YXS"
-
-    def read(self, rows: slice, cols: slice) -> np.ndarray:
-        """Pixels of ``rows`` x ``cols`` (slices without step, may reach past the edges) as uint8 RGB.
-
-        Whatever lies outside the image is white, like the glass around tissue.
-        """
-        y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
-        out = np.full((y1 - y0, x1 - x0, 3), _BACKGROUND, dtype=np.uint8)
-        height, width = self.shape
-        cy0, cy1, cx0, cx1 = max(y0, 0), min(y1, height), max(x0, 0), min(x1, width)
-        if cy0 < cy1 and cx0 < cx1:
-            out[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = self._region(cy0, cy1, cx0, cx1)
-        return out
-
-    def _region(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        if self._pixels is None:
-            self._pixels, self._axes = _open_lazily(self.source)
-        if self.source is None or self.source.suffix.lower() not in _TIFF_SUFFIXES:
-            return self._pixels[y0:y1, x0:x1]
-        from ..io._images import to_uint8_rgb
-
-        index = tuple(
-            slice(y0, y1) if axis == "Y" else slice(x0, x1) if axis == "X" else slice(None) if axis in "SC" else 0
-            for axis in self._axes
-        )
-        kept = [axis for axis in self._axes if axis in "YXSC"]
-        region = np.asarray(self._pixels[index])
-        order = [kept.index("Y"), kept.index("X")] + [i for i, a in enumerate(kept) if a in "SC"]
-        return to_uint8_rgb(region.transpose(order), self.source)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # DataLoader workers reopen the file themselves: open TIFF handles do not survive pickling.
-        state = dict(self.__dict__)
-        if self.source is not None:
-            state["_pixels"] = None
-        return state
-
-    def thumbnail(self, max_side: int) -> tuple[np.ndarray, float]:
-        """The whole image shrunk to at most ``max_side`` pixels, and the factor applied."""
-        step = max(1, math.ceil(max(self.shape) / max_side))
-        if self.source is None:
-            return self._pixels[::step, ::step], 1.0 / step
-        # Strips of 32 output rows: a whole-slide image is never decoded at once.
-        rows = [
-            self.read(slice(y, min(y + step * 32, self.shape[0])), slice(0, self.shape[1]))[::step, ::step]
-            for y in range(0, self.shape[0], step * 32)
-        ]
-        return np.concatenate(rows), 1.0 / step
-
-
-def _open_lazily(path: Path) -> tuple[Any, str]:
-    if path.suffix.lower() in _TIFF_SUFFIXES:
-        import tifffile
-        import zarr
-
-        with tifffile.TiffFile(path) as tif:
-            axes = tif.series[0].axes
-        return zarr.open(tifffile.imread(path, aszarr=True, series=0, level=0), mode="r"), axes
-    from ..io._images import read_tissue_image
-
-    # PNG/JPEG cannot be read by region; a full-resolution one is decoded once per process.
-    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-    try:
-        return read_tissue_image(path), "YXS"
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
 
 
 def select_image(adata: AnnData, *, library_id: str | None = None) -> SpotImage:
@@ -140,8 +48,6 @@ def select_image(adata: AnnData, *, library_id: str | None = None) -> SpotImage:
         The full-resolution image file is recorded but cannot be opened.
     """
     library = _check_spatial(adata, library_id)
-    from ..io._images import is_blank, read_image_size
-
     scalefactors = library[K.SCALEFACTORS_KEY]
     fullres = library.get(K.METADATA_KEY, {}).get(K.FULLRES_PATH_KEY)
     if fullres:
@@ -157,8 +63,6 @@ def select_image(adata: AnnData, *, library_id: str | None = None) -> SpotImage:
             continue
         pixels = np.asarray(image)
         if pixels.dtype != np.uint8:
-            from ..io._images import to_uint8_rgb
-
             pixels = to_uint8_rgb(pixels, Path(name))
         return SpotImage(name, float(scalefactors[scalef]), pixels.shape[:2], _pixels=pixels)
     msg = (
@@ -208,7 +112,7 @@ class SpotPatches:
     Attributes
     ----------
     image
-        The :class:`SpotImage` patches are cut from.
+        The :class:`~activespot.io.SpotImage` patches are cut from.
     side
         Patch side in pixels of that image before resampling.
     centres

@@ -1,37 +1,49 @@
-"""Readers and writers: Space Ranger outputs and h5ad files to AnnData, Loupe Browser CSVs, cells of H&E images."""
+"""Readers and writers: Space Ranger outputs and h5ad files to AnnData, Loupe CSVs, images, cells of H&E images."""
 
-from ._cells import (
-    detect_nuclei,
+from ._cell_labels import read_cell_labels_csv, write_cell_labels_csv, write_cell_labels_geojson
+from ._cells import cells_from_nuclei, read_cells
+from ._images import is_blank, read_image_size, read_microns_per_pixel, read_tissue_image, to_uint8_rgb
+from ._loupe import read_loupe_csv, write_loupe_csv
+from ._nuclei import (
+    NUCLEI_COLUMNS,
+    NUCLEI_READERS,
     guess_nuclei_format,
-    open_cell_image,
-    read_cell_labels_csv,
-    read_cells,
+    nuclei_table,
     read_hovernet_json,
     read_instance_mask,
+    read_instance_mask_pixels,
     read_nuclei_csv,
     read_point_labels,
     read_qupath_geojson,
-    write_cell_labels_csv,
-    write_cell_labels_geojson,
 )
-from ._loupe import read_loupe_csv, write_loupe_csv
+from ._regions import SpotImage, open_cell_image
 from ._truth import read_truth
 from ._visium import read_visium
 
 __all__ = [
-    "detect_nuclei",
+    "NUCLEI_COLUMNS",
+    "NUCLEI_READERS",
+    "SpotImage",
+    "cells_from_nuclei",
     "guess_nuclei_format",
+    "is_blank",
+    "nuclei_table",
     "open_cell_image",
     "read_cell_labels_csv",
     "read_cells",
     "read_hovernet_json",
+    "read_image_size",
     "read_instance_mask",
+    "read_instance_mask_pixels",
     "read_loupe_csv",
+    "read_microns_per_pixel",
     "read_nuclei_csv",
     "read_point_labels",
     "read_qupath_geojson",
+    "read_tissue_image",
     "read_truth",
     "read_visium",
+    "to_uint8_rgb",
     "write_cell_labels_csv",
     "write_cell_labels_geojson",
     "write_loupe_csv",

@@ -1,4 +1,4 @@
-"""Tissue images for the Visium reader: the small PNGs loaded as uint8 RGB, the full-resolution one only measured.
+"""Tissue images: the small PNGs loaded as uint8 RGB, the full-resolution one only measured (size, pixel size).
 
 Space Ranger's hires/lowres PNGs are a few MB and every later step (overlays, patches at low
 magnification) wants them as ``uint8`` RGB arrays, whatever bit depth or channel layout the file
@@ -17,14 +17,21 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputFileError
 
-__all__ = ["is_blank", "read_image_size", "read_tissue_image", "to_uint8_rgb"]
+__all__ = [
+    "TIFF_SUFFIXES",
+    "is_blank",
+    "read_image_size",
+    "read_microns_per_pixel",
+    "read_tissue_image",
+    "to_uint8_rgb",
+]
 
 # An image whose pixels barely vary (e.g. Space Ranger's all-black placeholder) carries no morphology.
 _BLANK_STD = 1.0
 # Greyscale values beyond 8 bits are assumed to be 16-bit unless larger values occur.
 _UINT16_MAX = 65535
 _COPY_HINT = "copy the PNG again from the Space Ranger spatial/ folder"
-_TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".svs", ".ndpi", ".scn")
+TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".svs", ".ndpi", ".scn")
 
 
 def read_tissue_image(path: Path) -> np.ndarray:
@@ -120,7 +127,7 @@ def read_image_size(path: Path) -> tuple[int, int]:
     hint = "pass the full-resolution H&E image that was given to Space Ranger (TIFF, PNG or JPEG)"
     if not path.is_file():
         raise InputFileError(path, "full-resolution image not found", hint)
-    if path.suffix.lower() in _TIFF_SUFFIXES:
+    if path.suffix.lower() in TIFF_SUFFIXES:
         return _tiff_size(path, hint)
     try:
         with _no_pixel_limit(), Image.open(path) as image:
@@ -154,3 +161,40 @@ def _no_pixel_limit() -> Iterator[None]:
         yield
     finally:
         Image.MAX_IMAGE_PIXELS = previous
+
+
+# Plausible pixel sizes of a bright-field scan (µm): outside, a resolution tag is a placeholder (72 dpi).
+_MPP_RANGE = (0.05, 20.0)
+_CM_UNIT = 3  # TIFF ResolutionUnit: centimetre
+
+
+def read_microns_per_pixel(path: str | Path) -> float | None:
+    """Pixel size (µm) recorded in an image's metadata, or ``None`` when it records none.
+
+    Aperio SVS descriptions (``MPP = 0.499``), OME-XML (``PhysicalSizeX``) and TIFF resolution
+    tags in centimetres are read; PNG and JPEG carry no trustworthy pixel size (their dpi is a
+    screen setting), nor do TIFF resolutions in inches (usually a 72 dpi placeholder).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in TIFF_SUFFIXES or not path.is_file():
+        return None
+    import re
+
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            description = page.description or ""
+            tags = {name: page.tags.get(name) for name in ("ResolutionUnit", "XResolution")}
+            unit = int(tags["ResolutionUnit"].value) if tags["ResolutionUnit"] is not None else None
+            resolution = tags["XResolution"].value if tags["XResolution"] is not None else None
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError):
+        return None
+    found = re.search(r"\bMPP\s*=\s*([0-9.]+)", description) or re.search(
+        r'PhysicalSizeX="([0-9.eE+-]+)"(?![^>]*PhysicalSizeXUnit="(?!µm)[^"]*")', description
+    )
+    mpp = float(found.group(1)) if found else None
+    if mpp is None and unit == _CM_UNIT and resolution and resolution[0]:
+        mpp = 1e4 * resolution[1] / resolution[0]  # pixels per cm as a fraction -> µm per pixel
+    return mpp if mpp is not None and _MPP_RANGE[0] <= mpp <= _MPP_RANGE[1] else None

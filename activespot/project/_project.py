@@ -195,20 +195,16 @@ class Project:
         ProjectError
             ``path`` already exists and is not empty, or a class name is invalid.
         """
-        from ..io import read_cells
-
         path, classes = _check_new_project(path, classes)
         config = config or Config()
-        adata = read_cells(
-            image, nuclei, nuclei_format=nuclei_format, microns_per_pixel=config.cells.microns_per_pixel, progress=False
-        )
+        adata = _read_cells(image, nuclei, nuclei_format, microns_per_pixel=config.cells.microns_per_pixel)
         info = adata.uns[K.CELLS_UNS_KEY]
         sample = SampleRef(
             image=str(Path(image).absolute()),
             n_spots=int(adata.n_obs),
             kind=K.SAMPLE_KIND_CELLS,
-            nuclei=info["nuclei"],
-            nuclei_format=info["nuclei_format"],
+            nuclei=info[K.CELLS_NUCLEI],
+            nuclei_format=info[K.CELLS_NUCLEI_FORMAT],
         )
         _build_project_folder(path, sample, config, classes, annotator=annotator or default_annotator())
         project = cls(path, sample=sample, config=config)
@@ -249,14 +245,11 @@ class Project:
     def load_sample(self) -> Any:
         """The sample as AnnData (read once per Project object)."""
         if self._adata is None and self.sample.kind == K.SAMPLE_KIND_CELLS:
-            from ..io import read_cells
-
-            self._adata = read_cells(
+            self._adata = _read_cells(
                 self.sample.image,
                 self.sample.nuclei,
-                nuclei_format=self.sample.nuclei_format if self.sample.nuclei else None,
+                self.sample.nuclei_format,
                 microns_per_pixel=self.config.cells.microns_per_pixel,
-                progress=False,
             )
         if self._adata is None:
             from ..io import read_visium
@@ -696,3 +689,14 @@ def _json_default(value: Any) -> Any:
         return str(value)
     msg = f"cannot store {type(value).__name__} in a round's info"
     raise TypeError(msg)
+
+
+def _read_cells(image: str | Path, nuclei: str | Path | None, nuclei_format: str | None, *, microns_per_pixel):
+    """The cells of a cell project: read from the nuclei file, or found by the built-in detector when there is none."""
+    if nuclei is None:
+        from ..features import detect_cells
+
+        return detect_cells(image, microns_per_pixel=microns_per_pixel, progress=False)
+    from ..io import read_cells
+
+    return read_cells(image, nuclei, nuclei_format=nuclei_format, microns_per_pixel=microns_per_pixel)

@@ -9,8 +9,8 @@ import pytest
 
 from activespot import _constants as K
 from activespot.errors import InputFileError
+from activespot.features import detect_cells, detect_nuclei
 from activespot.io import (
-    detect_nuclei,
     guess_nuclei_format,
     open_cell_image,
     read_cell_labels_csv,
@@ -87,7 +87,7 @@ def test_instance_mask(tile):
 
 
 def test_built_in_detector_on_the_real_tile(caplog):
-    adata = read_cells(IMAGE, progress=False)  # 1000 x 1000 px, 510 annotated nuclei
+    adata = detect_cells(IMAGE, progress=False)  # 1000 x 1000 px, 510 annotated nuclei
     assert 350 <= adata.n_obs <= 1000
     info = adata.uns[K.CELLS_UNS_KEY]
     assert info["built_in_detector"]
