@@ -160,7 +160,7 @@ def _hvg_block(
         logger.warning("%d highly variable genes requested but only %d genes measured: using all", n_top_genes, n_genes)
     if n_genes < normalised.n_vars:
         sc.pp.highly_variable_genes(normalised, n_top_genes=n_genes, flavor=HVG_FLAVOR, batch_key=batch)
-        normalised = normalised[:, normalised.var["highly_variable"].to_numpy()].copy()
+        normalised = normalised[:, _exactly_top(normalised.var, n_genes)].copy()
     genes = normalised.var_names.tolist()
     info: dict[str, Any] = {
         "recipe": f"normalize_total({TARGET_SUM:g}) + log1p + {HVG_FLAVOR} HVGs",
@@ -180,6 +180,17 @@ def _hvg_block(
     variance = float(normalised.uns["pca"]["variance_ratio"].sum())
     info.update(recipe=info["recipe"] + f" + scale + PCA({n_comps})", n_pcs=n_comps, variance_explained=variance)
     return normalised.obsm["X_pca"].astype(np.float32), info
+
+
+def _exactly_top(var: Any, n: int) -> np.ndarray:
+    """The HVG mask cut to ``n`` genes: scanpy's seurat flavour keeps every gene tied at the cutoff."""
+    keep = var["highly_variable"].to_numpy(dtype=bool)
+    if keep.sum() > n:
+        dispersion = var["dispersions_norm"].to_numpy(dtype=np.float64)
+        ranked = np.flatnonzero(keep)[np.argsort(-np.nan_to_num(dispersion[keep], nan=-np.inf), kind="stable")]
+        keep = np.zeros_like(keep)
+        keep[ranked[:n]] = True
+    return keep
 
 
 def _dense(matrix: Any) -> np.ndarray:
