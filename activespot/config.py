@@ -69,7 +69,9 @@ class ModelConfig(_Section):
     smoothing_steps: int = Field(
         1, ge=0, description="Times predicted probabilities are averaged with the hex-grid neighbours (0: off)."
     )
-    num_threads: int | None = Field(2, ge=1, description="Torch CPU threads; None keeps torch's default.")
+    num_threads: int | None = Field(
+        None, ge=1, description="Torch CPU threads; None: torch's default, one per physical core of the machine."
+    )
     seed: int = 0
 
 

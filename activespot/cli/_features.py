@@ -45,18 +45,22 @@ def features(
     """Compute the feature blocks of PROJECT's sample and store them in PROJECT/features/.
 
     Morphology embeddings are cached by sample, backbone, weights and patch size, so running the
-    command again (or with other expression settings) reuses them.
+    command again (or with other expression settings) reuses them. Settings given here become the
+    project's own, so later commands (``round``, ``transfer``) use the same features.
     """
     from ..errors import ActivespotError, ProjectError
     from ..features import check_features_input, compute_features, write_features, write_patch_overlay
     from ..project import Project
 
     opened = Project.open(project)
+    if weights is not None and not weights.startswith("hf-hub:"):
+        weights = str(Path(weights).expanduser().resolve())  # the project is used from other folders too
     overrides = {"backbone": backbone, "weights": weights, "context_rings": context_rings}
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if no_expression:
         overrides["expression"] = False
-    config = opened.config.updated({"features": overrides}).features
+    settings = opened.config.updated({"features": overrides})
+    config = settings.features
     adata = opened.load_sample()
     try:
         check_features_input(adata, config)
@@ -67,12 +71,19 @@ def features(
         raise ProjectError(msg) from None
     compute_features(adata, config, cache_dir=opened.features_dir)
     stored = write_features(adata, opened.features_dir / K.FEATURES_FILE)
+    if settings != opened.config:
+        opened.save_config(settings)
+        click.echo(f"Feature settings saved to {opened.path}: {_changed(overrides)}")
     if overlay is not None:
         write_patch_overlay(adata, overlay, context_factor=config.context_factor)
     _print_summary(
         adata.uns[K.FEATURES_UNS_KEY], {key: adata.obsm[key].shape for key in K.FEATURE_BLOCKS if key in adata.obsm}
     )
     click.echo(f"Stored in {stored}")
+
+
+def _changed(overrides: dict) -> str:
+    return ", ".join(f"features.{key} = {value}" for key, value in overrides.items())
 
 
 def _print_summary(provenance: dict, shapes: dict[str, tuple[int, int]]) -> None:

@@ -81,7 +81,8 @@ class FusedMLPClassifier:
         Seed for initialisation, shuffling, dropout and the validation split; fitting twice with
         the same seed and data gives the same model.
     num_threads
-        Torch intra-op threads while fitting and predicting; ``None`` leaves torch's setting.
+        Torch intra-op threads while fitting and predicting; ``None`` leaves torch's setting (by
+        default one per physical core of the machine).
 
     Attributes
     ----------
@@ -115,7 +116,7 @@ class FusedMLPClassifier:
         validation_min_labels: int = 1000,
         warm_start: bool = True,
         random_state: int | None = 0,
-        num_threads: int | None = 2,
+        num_threads: int | None = None,
     ):
         self.hidden = hidden
         self.fusion = fusion

@@ -44,3 +44,30 @@ def test_user_mistakes_are_one_line_errors(project):
     assert missing.exit_code == 2
     assert "weights file not found" in missing.output
     assert "Traceback" not in missing.output
+
+
+def test_backbone_and_weights_given_once_become_the_projects_settings(project, tmp_path, tiny_backbones):
+    """A later ``features`` (and ``round``/``transfer``, which read the same settings) keeps the backbone."""
+    import torch
+    from safetensors.torch import save_file
+
+    from activespot.features import build_model
+    from activespot.project import Project
+
+    torch.manual_seed(0)
+    weights = tmp_path / "resnet.safetensors"
+    save_file(build_model(tiny_backbones["tiny-resnet"], pretrained=False).state_dict(), str(weights))
+    runner = CliRunner()
+    first = runner.invoke(
+        main, ["features", str(project), "--backbone", "tiny-resnet", "--weights", str(weights), "--context-rings", "2"]
+    )
+    assert first.exit_code == 0, first.output
+    assert "Feature settings saved" in first.output
+    settings = Project.open(project).config.features
+    assert (settings.backbone, settings.weights, settings.context_rings) == ("tiny-resnet", str(weights), 2)
+
+    again = runner.invoke(main, ["features", str(project)])
+    assert again.exit_code == 0, again.output
+    assert "backbone tiny-resnet" in again.output
+    assert "(from cache)" in again.output
+    assert "settings saved" not in again.output
