@@ -112,6 +112,9 @@ FEATURE_BLOCKS: Final = (MORPH_KEY, EXPR_KEY, CONTEXT_KEY)  # every block, in th
 FEATURES_UNS_KEY: Final = "activespot_features"  # uns: {block key: provenance and parameters}
 DESCRIPTOR_BACKBONE: Final = "descriptor"  # backbone name of the weight-free H&E descriptor
 FEATURES_FILE: Final = "features.npz"  # project features/ folder: stored blocks, obs names, provenance
+FEATURES_PROVENANCE_MEMBER: Final = "provenance"  # features.npz: JSON of uns['activespot_features']
+FEATURES_INPUTS_KEY: Final = "inputs"  # uns['activespot_features']: fingerprint of the files and settings read
+FEATURES_SHAPES_KEY: Final = "shapes"  # uns['activespot_features']: {block key: [n_spots, dim]}
 SHA256_BOOK_FILE: Final = "sha256_book.json"  # cache folder: sha256 of big files (weights, images) by path, mtime, size
 
 # --- Active-learning loop (activespot.loop, activespot.simulate) -----------------------------

@@ -48,8 +48,6 @@ def features(
     command again (or with other expression settings) reuses them. Settings given here become the
     project's own, so later commands (``round``, ``transfer``) use the same features.
     """
-    from ..errors import ActivespotError, ProjectError
-    from ..features import check_features_input, compute_features, write_features, write_patch_overlay
     from ..project import Project
 
     opened = Project.open(project)
@@ -60,6 +58,20 @@ def features(
     if no_expression:
         overrides["expression"] = False
     settings = opened.config.updated({"features": overrides})
+    inputs = opened.feature_inputs(settings.features)
+    stored = opened.stored_features()
+    if settings == opened.config and stored is not None and stored.get(K.FEATURES_INPUTS_KEY) == inputs:
+        _print_summary(stored, stored[K.FEATURES_SHAPES_KEY], stored=True)
+        where = opened.features_dir / K.FEATURES_FILE
+        click.echo(f"Up to date in {where}: the sample, weights and settings are unchanged")
+        return
+    _compute_and_store(opened, settings, overrides, inputs, overlay)
+
+
+def _compute_and_store(opened, settings, overrides: dict, inputs: str, overlay: Path | None) -> None:
+    from ..errors import ActivespotError, ProjectError
+    from ..features import check_features_input, compute_features, write_features, write_patch_overlay
+
     config = settings.features
     adata = opened.load_sample()
     try:
@@ -70,15 +82,15 @@ def features(
         msg = f"{opened.path}: {err}"
         raise ProjectError(msg) from None
     compute_features(adata, config, cache_dir=opened.features_dir)
+    adata.uns[K.FEATURES_UNS_KEY][K.FEATURES_INPUTS_KEY] = inputs
     stored = write_features(adata, opened.features_dir / K.FEATURES_FILE)
     if settings != opened.config:
         opened.save_config(settings)
         click.echo(f"Feature settings saved to {opened.path}: {_changed(overrides)}")
     if overlay is not None:
         write_patch_overlay(adata, overlay, context_factor=config.context_factor)
-    _print_summary(
-        adata.uns[K.FEATURES_UNS_KEY], {key: adata.obsm[key].shape for key in K.FEATURE_BLOCKS if key in adata.obsm}
-    )
+    shapes = {key: adata.obsm[key].shape for key in K.FEATURE_BLOCKS if key in adata.obsm}
+    _print_summary(adata.uns[K.FEATURES_UNS_KEY], shapes)
     click.echo(f"Stored in {stored}")
 
 
@@ -86,16 +98,15 @@ def _changed(overrides: dict) -> str:
     return ", ".join(f"features.{key} = {value}" for key, value in overrides.items())
 
 
-def _print_summary(provenance: dict, shapes: dict[str, tuple[int, int]]) -> None:
+def _print_summary(provenance: dict, shapes: dict, *, stored: bool = False) -> None:
+    """One line per block: its shape, what made it, and whether it was read back rather than computed."""
     for key, shape in shapes.items():
         info = provenance[key]
         if key == K.MORPH_KEY:
-            cached = " (from cache)" if info.get("cache_hit") else ""
-            source = (
-                f"backbone {info['backbone']}, weights {info['weights']}{cached}; patch {info['patch']['image']} image"
-            )
+            source = f"backbone {info['backbone']}, weights {info['weights']}; patch {info['patch']['image']} image"
         elif key == K.EXPR_KEY:
             source = info["recipe"]
         else:
             source = f"mean of {', '.join(info['sources'])} over {info['method']} neighbours ({info['rings']} ring(s))"
-        click.echo(f"{key:10s} {shape[0]} x {shape[1]:<5d} {source}")
+        origin = " (stored)" if stored else " (from cache)" if info.get("cache_hit") else ""
+        click.echo(f"{key:10s} {shape[0]} x {shape[1]:<5d} {source}{origin}")

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 from .. import _constants as K
 from .._files import atomic_write_bytes, atomic_write_text, sha256_file
 
-__all__ = ["cache_key", "cached_sha256", "read_cached", "write_cached"]
+__all__ = ["cache_key", "cached_block", "cached_sha256", "read_cached", "write_cached"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +99,30 @@ def write_cached(path: Path, values: np.ndarray, obs_names: np.ndarray, info: di
     buffer = io.BytesIO()
     np.savez(buffer, values=values, obs_names=obs_names.astype(str), info=np.array(json.dumps(info, default=str)))
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def cached_block(
+    compute: Callable[[], tuple[np.ndarray, dict[str, Any]]],
+    *,
+    cache_dir: Path | None,
+    stem: str,
+    key_parts: tuple[Any, ...],
+    obs_names: np.ndarray,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """``compute()``'s block and info, read from ``cache_dir`` when an earlier run had the same key.
+
+    The file is ``{stem}-{key}.npz``; the returned info says ``cache_hit`` and ``cache_file``.
+    ``cache_dir=None`` always computes.
+    """
+    if cache_dir is None:
+        values, info = compute()
+        return values, {**info, "cache_hit": False, "cache_file": None}
+    path = Path(cache_dir) / f"{stem}-{cache_key(*key_parts)[:24]}.npz"
+    cached = read_cached(path, obs_names)
+    if cached is not None:
+        logger.info("reusing cached %s from %s", stem, path)
+        return cached[0], {**cached[1], "cache_hit": True, "cache_file": str(path)}
+    values, info = compute()
+    write_cached(path, values, obs_names, info)
+    logger.info("cached %s in %s", stem, path)
+    return values, {**info, "cache_hit": False, "cache_file": str(path)}

@@ -16,15 +16,17 @@ from typing import Any
 
 import numpy as np
 from anndata import AnnData
+from scipy import sparse
 
 from .. import _constants as K
 from .._files import atomic_write_bytes
 from ..config import FeaturesConfig
 from ..errors import InputFileError
 from ._backbones import check_backbone_name
-from ._context import context_features
+from ._cache import cached_block
+from ._context import _scalefactors, context_features
 from ._embed import embed_spots
-from ._expression import expression_features
+from ._expression import RECIPE_VERSION, expression_features
 from ._patches import select_image
 
 __all__ = ["check_features_input", "compute_features", "feature_blocks", "read_features", "write_features"]
@@ -116,15 +118,46 @@ def _compute(
         cache_dir=cache_dir,
         progress=progress,
     )
+    cache_dir = None if cache_dir is None else Path(cache_dir)
+    obs_names = np.asarray(adata.obs_names, dtype=str)
     if config.expression:
-        blocks[K.EXPR_KEY], provenance[K.EXPR_KEY] = expression_features(
-            adata, n_top_genes=config.n_top_genes, n_pcs=config.n_pcs
+        blocks[K.EXPR_KEY], provenance[K.EXPR_KEY] = cached_block(
+            lambda: expression_features(adata, n_top_genes=config.n_top_genes, n_pcs=config.n_pcs),
+            cache_dir=cache_dir,
+            stem="expr",
+            key_parts=() if cache_dir is None else _expression_key(adata, config),
+            obs_names=obs_names,
         )
     if config.context_rings > 0:
-        blocks[K.CONTEXT_KEY], provenance[K.CONTEXT_KEY] = context_features(
-            adata, dict(blocks), rings=config.context_rings
+        sources = dict(blocks)
+        blocks[K.CONTEXT_KEY], provenance[K.CONTEXT_KEY] = cached_block(
+            lambda: context_features(adata, sources, rings=config.context_rings),
+            cache_dir=cache_dir,
+            stem="context",
+            key_parts=() if cache_dir is None else _context_key(adata, sources, config),
+            obs_names=obs_names,
         )
     return blocks, provenance
+
+
+def _expression_key(adata: AnnData, config: FeaturesConfig) -> tuple[Any, ...]:
+    """Everything the expression block depends on: the counts, the gene names and the recipe's settings."""
+    counts = adata.X
+    parts = (counts.data, counts.indices, counts.indptr) if sparse.issparse(counts) else (np.asarray(counts),)
+    settings = {"n_top_genes": config.n_top_genes, "n_pcs": config.n_pcs, "recipe_version": RECIPE_VERSION}
+    return (settings, list(counts.shape), np.asarray(adata.var_names, dtype=str), *parts)
+
+
+def _context_key(adata: AnnData, sources: dict[str, np.ndarray], config: FeaturesConfig) -> tuple[Any, ...]:
+    """Everything the context block depends on: the blocks it averages, the spot grid and the rings."""
+    grid = [np.asarray(adata.obs[column]) for column in (K.ARRAY_ROW, K.ARRAY_COL) if column in adata.obs]
+    scalefactors = {key: value for key, value in _scalefactors(adata).items() if key == K.BIN_SIZE_UM}
+    return (
+        {"rings": config.context_rings, "blocks": list(sources), **scalefactors},
+        np.asarray(adata.obsm[K.SPATIAL_KEY]),
+        *grid,
+        *sources.values(),
+    )
 
 
 def _save_blocks(adata: AnnData, blocks: dict[str, np.ndarray], provenance: dict[str, Any]) -> None:
@@ -171,11 +204,13 @@ def write_features(adata: AnnData, path: str | Path) -> Path:
     Later commands read them back with :func:`read_features` instead of recomputing.
     """
     blocks = feature_blocks(adata)
+    shapes = {key: list(block.shape) for key, block in blocks.items()}
+    provenance = {**adata.uns.get(K.FEATURES_UNS_KEY, {}), K.FEATURES_SHAPES_KEY: shapes}
     buffer = io.BytesIO()
     np.savez(
         buffer,
         obs_names=np.asarray(adata.obs_names, dtype=str),
-        provenance=np.array(json.dumps(adata.uns.get(K.FEATURES_UNS_KEY, {}), default=_json_default)),
+        **{K.FEATURES_PROVENANCE_MEMBER: np.array(json.dumps(provenance, default=_json_default))},
         **blocks,
     )
     path = atomic_write_bytes(path, buffer.getvalue())
@@ -208,7 +243,7 @@ def read_features(adata: AnnData, path: str | Path, *, copy: bool = False) -> An
     try:
         with np.load(path, allow_pickle=False) as stored:
             names = stored["obs_names"]
-            provenance = json.loads(str(stored["provenance"]))
+            provenance = json.loads(str(stored[K.FEATURES_PROVENANCE_MEMBER]))
             blocks = {key: stored[key] for key in K.FEATURE_BLOCKS if key in stored.files}
     except (OSError, ValueError, KeyError) as err:
         raise InputFileError(path, f"not a readable features file ({err})", hint) from err

@@ -20,7 +20,7 @@ from anndata import AnnData
 
 from .. import _constants as K
 from ._backbones import Backbone, check_backbone_name, get_backbone, load_backbone, resolve_weights
-from ._cache import cache_key, cached_sha256, read_cached, write_cached
+from ._cache import cached_block, cached_sha256
 from ._descriptor import DESCRIPTOR_INPUT_SIZE, describe_patches, descriptor_feature_names
 from ._patches import SpotPatches
 
@@ -90,22 +90,19 @@ def embed_spots(
     patches = SpotPatches(adata, size=size, context_factor=context_factor, library_id=library_id)
     info = _describe(spec, weights, patches, cache_dir)
     obs_names = np.asarray(adata.obs_names, dtype=str)
-    cache_file = None
-    if cache_dir is not None:
-        key = cache_key(info, obs_names, patches.centres, _image_fingerprint(patches, cache_dir))
-        cache_file = cache_dir / f"morph-{backbone}-{key[:24]}.npz"
-        cached = read_cached(cache_file, obs_names)
-        if cached is not None:
-            logger.info("reusing cached %s embeddings from %s", backbone, cache_file)
-            return cached[0], {**cached[1], "cache_hit": True, "cache_file": str(cache_file)}
-    start = time.perf_counter()
-    embed = _describe_batch if spec is None else _torch_embedder(load_backbone(spec, weights, cache_dir=cache_dir))
-    values = _run(patches, embed, dim=info["dim"], batch_size=batch_size, num_workers=num_workers, progress=progress)
-    info["seconds"] = round(time.perf_counter() - start, 3)
-    if cache_file is not None:
-        write_cached(cache_file, values, obs_names, info)
-        logger.info("cached %s embeddings in %s", backbone, cache_file)
-    return values, {**info, "cache_hit": False, "cache_file": None if cache_file is None else str(cache_file)}
+
+    def embed() -> tuple[np.ndarray, dict]:
+        start = time.perf_counter()
+        model = _describe_batch if spec is None else _torch_embedder(load_backbone(spec, weights, cache_dir=cache_dir))
+        values = _run(
+            patches, model, dim=info["dim"], batch_size=batch_size, num_workers=num_workers, progress=progress
+        )
+        return values, {**info, "seconds": round(time.perf_counter() - start, 3)}
+
+    key_parts = () if cache_dir is None else (info, obs_names, patches.centres, _image_fingerprint(patches, cache_dir))
+    return cached_block(
+        embed, cache_dir=cache_dir, stem=f"morph-{backbone}", key_parts=key_parts, obs_names=obs_names
+    )
 
 
 def _check_counts(**values: int) -> None:

@@ -24,6 +24,7 @@ __all__ = ["expression_features", "joint_expression_features"]
 
 logger = logging.getLogger(__name__)
 
+RECIPE_VERSION = 2  # bumped whenever the recipe below changes what the block means (it keys the cache)
 TARGET_SUM = 1e4
 HVG_FLAVOR = "seurat"
 _MAX_SCALED = 10  # clip scaled values, as scanpy tutorials do, so a few outlier spots cannot dominate PCA

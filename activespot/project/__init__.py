@@ -1,9 +1,24 @@
 """Annotation projects: a folder with a sample reference, a label journal and model rounds."""
 
+from typing import Any
+
 from ._project import Project, Round, RoundBusyError, default_annotator
-from ._rounds import RoundSummary, SpotQuery, project_blocks, round_settings, run_round, suggest
 from ._store import LabelStore, Suggestion, check_class_name
 from ._workload import annotator_workload, queue_table, review_table, round_class_counts, round_history
+
+# The round functions need the model (torch) and the strategies (scikit-learn): imported on first
+# use, so that commands which only read the project (info, features when up to date) start fast.
+_ROUND_API = ("RoundSummary", "SpotQuery", "project_blocks", "round_settings", "run_round", "suggest")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ROUND_API:
+        from . import _rounds
+
+        return getattr(_rounds, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = [
     "LabelStore",

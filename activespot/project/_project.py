@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import getpass
+import hashlib
 import json
 import logging
 import os
@@ -43,7 +44,7 @@ import yaml
 from .. import __version__
 from .. import _constants as K
 from .._files import atomic_write_bytes, atomic_write_text, fsync_dir, sha256_file
-from ..config import Config
+from ..config import Config, FeaturesConfig
 from ..errors import InputFileError, ProjectError
 from ._store import LabelStore, Suggestion, check_class_name
 
@@ -271,6 +272,30 @@ class Project:
     def features_dir(self) -> Path:
         """Folder for cached feature blocks."""
         return self.path / K.FEATURES_DIR
+
+    def feature_inputs(self, settings: FeaturesConfig) -> str:
+        """Fingerprint of all that ``activespot features`` reads, to tell whether stored features are current.
+
+        It covers the sample's files (path, size and modification time), the weights file, the
+        settings and activespot's version. Stored with the features; an equal fingerprint later
+        means they are current, and the command can say so without reading a byte of the sample.
+        """
+        sources = [self.sample.visium, self.sample.image, self.sample.nuclei, settings.weights]
+        stats = []
+        for source in (Path(name) for name in sources if name):
+            members = sorted(source.rglob("*")) if source.is_dir() else [source]
+            stats += [(str(m), m.stat().st_size, m.stat().st_mtime_ns) for m in members if m.is_file()]
+        record = [__version__, settings.model_dump(mode="json"), stats]
+        return hashlib.sha256(json.dumps(record, default=str).encode()).hexdigest()
+
+    def stored_features(self) -> dict[str, Any] | None:
+        """Provenance of the stored feature blocks, or ``None`` when there are none (or none readable)."""
+        path = self.features_dir / K.FEATURES_FILE
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return json.loads(str(stored[K.FEATURES_PROVENANCE_MEMBER]))
+        except (OSError, ValueError, KeyError):
+            return None
 
     @property
     def exports_dir(self) -> Path:

@@ -69,5 +69,30 @@ def test_backbone_and_weights_given_once_become_the_projects_settings(project, t
     again = runner.invoke(main, ["features", str(project)])
     assert again.exit_code == 0, again.output
     assert "backbone tiny-resnet" in again.output
-    assert "(from cache)" in again.output
+    assert "Up to date" in again.output
     assert "settings saved" not in again.output
+
+
+def test_a_repeated_run_with_nothing_changed_reads_nothing_and_a_changed_file_recomputes(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from activespot.project import Project
+
+    sample = shutil.copytree(HEART, tmp_path / "outs")
+    project = Project.create(tmp_path / "proj", visium=sample).path
+    runner = CliRunner()
+    assert runner.invoke(main, ["features", str(project)]).exit_code == 0
+    with monkeypatch.context() as patched:
+        patched.setattr(Project, "load_sample", lambda self: pytest.fail("read the sample although nothing changed"))
+        again = runner.invoke(main, ["features", str(project)])
+    assert again.exit_code == 0, again.output
+    assert "Up to date" in again.output
+    assert "X_morph    100 x 36" in again.output
+
+    counts = sample / "filtered_feature_bc_matrix.h5"
+    os.utime(counts, ns=(counts.stat().st_atime_ns, counts.stat().st_mtime_ns + 1_000_000_000))
+    changed = runner.invoke(main, ["features", str(project)])
+    assert changed.exit_code == 0, changed.output
+    assert "Up to date" not in changed.output
+    assert changed.output.count("(from cache)") == 3  # same bytes: every block comes back from its cache

@@ -65,3 +65,33 @@ def test_what_a_block_needs_is_checked_first(section):
         compute_features(section, FeaturesConfig(weights="uni.bin"))
     with pytest.raises(ValueError, match="none of the feature blocks"):
         feature_blocks(section)
+
+
+def test_every_block_is_cached_by_its_inputs_and_settings(section, small_config, tmp_path, monkeypatch):
+    from activespot.features import _compute
+
+    compute_features(section, small_config, cache_dir=tmp_path, progress=False)
+    first = feature_blocks(section)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("recomputed a cached block")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_compute, "expression_features", must_not_run)
+        patched.setattr(_compute, "context_features", must_not_run)
+        compute_features(section, small_config, cache_dir=tmp_path, progress=False)
+    provenance = section.uns[K.FEATURES_UNS_KEY]
+    assert all(provenance[key]["cache_hit"] for key in K.FEATURE_BLOCKS)
+    for key, block in feature_blocks(section).items():
+        np.testing.assert_array_equal(block, first[key])
+
+    # Other settings, or other counts, are other keys.
+    compute_features(section, small_config.model_copy(update={"n_pcs": 4}), cache_dir=tmp_path, progress=False)
+    provenance = section.uns[K.FEATURES_UNS_KEY]
+    assert not provenance[K.EXPR_KEY]["cache_hit"]
+    assert not provenance[K.CONTEXT_KEY]["cache_hit"]  # it averages the new expression block
+    section.X[0, 0] += 1
+    compute_features(section, small_config, cache_dir=tmp_path, progress=False)
+    provenance = section.uns[K.FEATURES_UNS_KEY]
+    assert provenance[K.MORPH_KEY]["cache_hit"]
+    assert not provenance[K.EXPR_KEY]["cache_hit"]

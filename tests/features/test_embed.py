@@ -31,7 +31,7 @@ def test_descriptor_is_named_cached_and_reused(section, tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="activespot.features"):
         again, info2 = embed_spots(section, cache_dir=tmp_path, progress=False)
     assert info2["cache_hit"]
-    assert "reusing cached descriptor embeddings" in caplog.text
+    assert "reusing cached morph-descriptor" in caplog.text
     np.testing.assert_array_equal(first, again)
     assert [p.name for p in tmp_path.iterdir()] == [info2["cache_file"].rsplit("/", 1)[-1]]  # no temp files
 
