@@ -91,7 +91,12 @@ def test_simulation_learns_and_truth_enters_only_through_queries(dlpfc_subset, s
     result, last = simulate(blocks, truth, graph=graph, config=small_config, rounds=2, seed=0)
     assert [r["n_labeled"] for r in result["rounds"]] == [len(result["queried"][0]) + 10 * i for i in range(3)]
     assert set(result["rounds"][0]) == ROUND_KEYS
-    assert result["rounds"][-1]["pool_weighted_f1"] > 0.5
+    assert result["startup_seconds"] >= 0  # torch's one-off start-up, outside every round's seconds
+    # It learns: 20 more labels raise the weighted F1 (0.799 -> 0.841 with seed 0; seeds 1, 2: +0.02, +0.05),
+    # far above always answering the commonest layer (L6, 41 % of spots: weighted F1 0.24).
+    f1 = [r["pool_weighted_f1"] for r in result["rounds"]]
+    assert f1[-1] >= 0.8
+    assert f1[-1] > f1[0] + 0.02
     asked = np.concatenate(result["queried"])
     assert all(truth[i] is not None for i in asked)  # spots without truth are never asked
     # Change the truth of every spot never asked: the run must not notice, apart from its scores.

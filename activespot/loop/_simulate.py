@@ -7,7 +7,7 @@ unsupervised features and the neighbour graph) but never asked, and left out of 
 
 The result is a plain dict (and JSON file) that other tools read::
 
-    {"strategy": ..., "config": {...},
+    {"strategy": ..., "config": {...}, "startup_seconds": one-off torch start-up, not in any round,
      "rounds": [{"n_labeled", "pool_weighted_f1", "pool_macro_f1", "pool_misclassified_pct",
                  "pool_weighted_f1_labels_substituted", "seconds"}, ...],
      "queried_barcodes": [[barcodes answered before each round's training], ...],
@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from .. import _constants as K
+from .._progress import progress_bar
 from ..config import Config
 from ..io import read_truth
 from ..select import DEFAULT_STRATEGY, STRATEGIES, get_strategy
@@ -113,10 +114,8 @@ def simulate(
     asked = _cover_classes(initial_query(blocks, config.select.init, rng=rng, exclude=unknown), truth, pool, rng)
     labels = np.full(truth.size, None, dtype=object)
     model = make_classifier(config.model, seed=seed)
-    records, queried = [], []
-    from tqdm.auto import tqdm
-
-    for _ in tqdm(range(rounds + 1), desc=config.select.strategy, disable=not progress, leave=False):
+    records, queried, startup = [], [], 0.0
+    for _ in progress_bar(range(rounds + 1), desc=config.select.strategy, disable=not progress, leave=False):
         labels[asked] = truth[asked]  # the simulated annotator answers the query
         queried.append([int(i) for i in asked])
         result = fit_predict_select(
@@ -131,8 +130,10 @@ def simulate(
                 "seconds": round(result.seconds, 3),
             }
         )
+        startup += result.startup_seconds
         asked = result.query
-    return {"strategy": config.select.strategy, "seed": seed, "rounds": records, "queried": queried}, result
+    summary = {"strategy": config.select.strategy, "seed": seed, "startup_seconds": round(startup, 3)}
+    return {**summary, "rounds": records, "queried": queried}, result
 
 
 def supervised_ceiling(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -21,7 +22,7 @@ from torch import nn
 
 from ._fusion import FusedMLP
 
-__all__ = ["FusedMLPClassifier", "labelled_positions"]
+__all__ = ["FusedMLPClassifier", "labelled_positions", "warm_up_torch"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,28 @@ def labelled_positions(y: Any) -> np.ndarray:
     values = pd.Series(np.asarray(y, dtype=object))
     missing = values.isna() | values.astype(str).str.strip().eq("")
     return np.flatnonzero(~missing.to_numpy())
+
+
+_WARMED_UP = False
+
+
+def warm_up_torch() -> float:
+    """Pay torch's one-off start-up now and return its seconds (0.0 once it has been paid in this process).
+
+    The first optimizer step of a process imports ``torch._dynamo`` and initialises the CPU
+    kernels (~1.5-2 s on two cores): a cost of starting, not of a round. Rounds call this
+    before their clock starts and report the start-up on its own.
+    """
+    global _WARMED_UP
+    if _WARMED_UP:
+        return 0.0
+    start = time.perf_counter()
+    layer = nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(layer.parameters())
+    layer(torch.zeros(1, 2)).sum().backward()
+    optimizer.step()
+    _WARMED_UP = True
+    return time.perf_counter() - start
 
 
 @contextmanager

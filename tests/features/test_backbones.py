@@ -1,4 +1,5 @@
 import dataclasses
+import logging
 
 import numpy as np
 import pytest
@@ -97,11 +98,22 @@ def test_local_weights_load_like_a_users_file(tiny_backbones, tmp_path, spec_nam
     assert not loaded.model.training
 
 
-def test_classification_head_in_file_is_ignored(tiny_backbones, tmp_path):
+def test_classification_head_in_file_is_ignored(tiny_backbones, tmp_path, caplog):
+    """An ImageNet checkpoint's ``fc`` layer is dropped; the trunk's weights are used exactly."""
     spec = tiny_backbones["tiny-resnet"]
-    state = build_model(spec, pretrained=False).state_dict()
-    state |= {"fc.weight": torch.zeros(10, spec.dim), "fc.bias": torch.zeros(10)}
-    load_backbone(spec, _save(state, tmp_path / "imagenet.pth"))
+    torch.manual_seed(1)
+    reference = build_model(spec, pretrained=False).eval()
+    state = reference.state_dict() | {"fc.weight": torch.zeros(10, spec.dim), "fc.bias": torch.zeros(10)}
+    with caplog.at_level(logging.INFO, logger="activespot.features"):
+        loaded = load_backbone(spec, _save(state, tmp_path / "imagenet.pth"))
+    assert "ignoring classification head in imagenet.pth: fc.bias, fc.weight" in caplog.text
+    assert not any(name.startswith("fc.") for name in loaded.model.state_dict())
+    batch = torch.rand(2, 3, spec.input_size, spec.input_size)
+    with torch.inference_mode():
+        expected = LoadedBackbone(spec, reference, "reference", None).embed(batch)
+        got = loaded.embed(batch)
+    assert got.shape == (2, spec.dim)  # an embedding, not 10 class scores
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_mismatched_keys_are_listed(tiny_backbones, tmp_path):
