@@ -19,6 +19,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _constants as K
+from .._progress import progress_bar
 from ._backbones import Backbone, check_backbone_name, get_backbone, load_backbone, resolve_weights
 from ._cache import cached_block, cached_sha256
 from ._descriptor import DESCRIPTOR_INPUT_SIZE, describe_patches, descriptor_feature_names
@@ -170,13 +171,12 @@ def _run(
     progress: bool,
 ) -> np.ndarray:
     from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
 
     loader = DataLoader(patches, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     batches = loader if num_workers > 0 else _prefetch(loader, _PREFETCH_BATCHES)
     out = np.empty((len(patches), dim), dtype=np.float32)
     done = 0
-    with tqdm(total=len(patches), desc="spot patches", unit="spot", disable=not progress) as bar:
+    with progress_bar(total=len(patches), desc="spot patches", unit="spot", disable=not progress) as bar:
         for batch in batches:
             n = len(batch)
             out[done : done + n] = embed(batch)

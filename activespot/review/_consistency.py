@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._progress import progress_bar
 from ..errors import ProjectError
 
 if TYPE_CHECKING:
@@ -113,8 +114,6 @@ def _out_of_fold(
     seed: int,
     progress: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from tqdm.auto import tqdm
-
     from ..loop import make_classifier
     from ..model import smooth_probabilities
 
@@ -123,7 +122,7 @@ def _out_of_fold(
     fold = np.full(labels.size, -1, dtype=int)
     fold[rows] = _assign_folds(codes, folds, np.random.default_rng(seed))
     probabilities = np.full((labels.size, classes.size), np.nan)
-    for k in tqdm(range(folds), desc="out-of-fold models", disable=not progress, leave=False):
+    for k in progress_bar(range(folds), desc="out-of-fold models", disable=not progress, leave=False):
         held = fold == k
         if not held.any():
             continue
