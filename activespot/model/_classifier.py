@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .._numeric import column_scale
 from ._fusion import FusedMLP
 
 __all__ = ["FusedMLPClassifier", "labelled_positions", "warm_up_torch"]
@@ -224,8 +225,10 @@ class FusedMLPClassifier:
     ) -> None:
         generator = torch.Generator().manual_seed(0 if self.random_state is None else int(self.random_state))
         dims = [a.shape[1] for a in arrays]
-        means = [a.mean(axis=0) for a in arrays]
-        scales = [np.where((s := a.std(axis=0)) > 0, s, 1.0) for a in arrays]
+        # float32, as predict() applies them: training and inference standardise identically
+        moments = [column_scale(a) for a in arrays]
+        means = [mean.astype(np.float32) for mean, _ in moments]
+        scales = [scale.astype(np.float32) for _, scale in moments]
         inputs = [
             torch.as_tensor(((a - m) / s)[rows], dtype=torch.float32)
             for a, m, s in zip(arrays, means, scales, strict=True)
@@ -268,8 +271,7 @@ class FusedMLPClassifier:
         self.classes_ = classes
         self.block_names_ = names
         self.block_dims_ = dims
-        self.block_means_ = [m.astype(np.float32) for m in means]
-        self.block_scales_ = [s.astype(np.float32) for s in scales]
+        self.block_means_, self.block_scales_ = means, scales
         self.class_weights_ = weights
         self.history_ = history
         self.best_epoch_ = best[1]

@@ -26,6 +26,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _constants as K
+from .._numeric import standardise
 from ..config import FeaturesConfig
 
 __all__ = ["harmonize", "joint_feature_blocks"]
@@ -87,12 +88,6 @@ def _harmonize(embedding: np.ndarray, batches: np.ndarray, *, seed: int) -> np.n
     if corrected.shape != embedding.shape:  # harmonypy < 0.1 returned (n_dims, n_spots)
         corrected = corrected.T
     return np.ascontiguousarray(corrected)
-
-
-def _standardise(block: np.ndarray) -> np.ndarray:
-    block = np.asarray(block, dtype=np.float64)
-    scale = block.std(axis=0)
-    return ((block - block.mean(axis=0)) / np.where(scale > 0, scale, 1.0)).astype(np.float32)
 
 
 def joint_feature_blocks(
@@ -175,7 +170,7 @@ def _joint_blocks(
             cache_dir=cache_dirs[i],
             progress=progress,
         )
-        blocks[i][K.MORPH_KEY] = _standardise(morph)
+        blocks[i][K.MORPH_KEY] = standardise(morph, dtype=np.float32)
         morph_info.append(details)
     info[K.MORPH_KEY] = {**morph_info[0], "per_sample": "standardised within each sample"}
     if config.expression:
