@@ -110,6 +110,7 @@ EXPR_KEY: Final = "X_expr"  # obsm: expression block (log-normalised HVGs, or th
 CONTEXT_KEY: Final = "X_context"  # obsm: neighbour mean of the other blocks on the tissue graph
 FEATURE_BLOCKS: Final = (MORPH_KEY, EXPR_KEY, CONTEXT_KEY)  # every block, in the order models read them
 FEATURES_UNS_KEY: Final = "activespot_features"  # uns: {block key: provenance and parameters}
+PROJECT_UNS_KEY: Final = "activespot"  # uns of an exported AnnData: {"project": folder, "version": activespot version}
 DESCRIPTOR_BACKBONE: Final = "descriptor"  # backbone name of the weight-free H&E descriptor
 FEATURES_FILE: Final = "features.npz"  # project features/ folder: stored blocks, obs names, provenance
 FEATURES_PROVENANCE_MEMBER: Final = "provenance"  # features.npz: JSON of uns['activespot_features']

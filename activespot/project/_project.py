@@ -621,7 +621,7 @@ class Project:
         if predictions is not None:
             adata.obs[K.OBS_PREDICTION] = predictions["label"].reindex(adata.obs_names).astype("category")
             adata.obs[K.OBS_CONFIDENCE] = predictions["confidence"].reindex(adata.obs_names).astype(float)
-        adata.uns["activespot"] = {"project": str(self.path), "version": __version__}
+        adata.uns[K.PROJECT_UNS_KEY] = {"project": str(self.path), "version": __version__}
         return adata
 
 

@@ -110,7 +110,7 @@ def suggest(project: Project, *, n: int | None = None, wait: bool = True, annota
     labelled = np.zeros(barcodes.size, dtype=bool)
     labelled[labelled_positions(project.labels_for(barcodes))] = True
     latest = project.latest_round()
-    if latest is not None and latest.info.get("kind") in K.MODEL_ROUND_KINDS:
+    if latest is not None and latest.info.get(K.ROUND_INFO_KIND) in K.MODEL_ROUND_KINDS:
         picked = select_query(
             latest.load_array(K.ROUND_PROBABILITIES),
             latest.load_array(K.ROUND_EMBEDDINGS),
@@ -136,7 +136,7 @@ def suggest(project: Project, *, n: int | None = None, wait: bool = True, annota
                 number,
                 tables={K.ROUND_QUERY: query_table(barcodes[picked], number)},
                 info={
-                    "kind": K.ROUND_KIND_INITIAL,
+                    K.ROUND_INFO_KIND: K.ROUND_KIND_INITIAL,
                     "n_query": int(picked.size),
                     "n": n or config.select.init,
                     **round_settings(config, provenance=adata.uns.get(K.FEATURES_UNS_KEY)),
@@ -223,7 +223,7 @@ def run_round(project: Project, *, wait: bool = True, annotator: str | None = No
             changed = int(before.ne(predicted).sum())
         query = list(barcodes[result.query])
         info = {
-            "kind": K.ROUND_KIND_TRAINED,
+            K.ROUND_INFO_KIND: K.ROUND_KIND_TRAINED,
             "n_labels": int(counts.sum()),
             "label_counts": {str(k): int(v) for k, v in counts.items()},
             "predicted_counts": {str(k): int(v) for k, v in predicted.value_counts().items()},

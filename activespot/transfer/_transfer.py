@@ -150,7 +150,7 @@ def transfer_labels(
 
     with project.round_lock(annotator=annotator) as number:
         round_info = {
-            "kind": K.ROUND_KIND_TRANSFERRED,
+            K.ROUND_INFO_KIND: K.ROUND_KIND_TRANSFERRED,
             "source_project": str(source.path),
             "source_sample": source.sample.visium,
             "n_source_labels": len(labels),
