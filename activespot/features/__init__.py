@@ -17,7 +17,14 @@ from ._backbones import (
     register_backbone,
 )
 from ._cache import cached_sha256
-from ._compute import check_features_input, compute_features, feature_blocks, read_features, write_features
+from ._compute import (
+    check_features_input,
+    compute_features,
+    feature_blocks,
+    morphology_features,
+    read_features,
+    write_features,
+)
 from ._context import context_features, spatial_graph
 from ._descriptor import describe_patches, descriptor_feature_names
 from ._embed import embed_spots
@@ -47,6 +54,7 @@ __all__ = [
     "joint_expression_features",
     "list_backbones",
     "load_backbone",
+    "morphology_features",
     "read_features",
     "read_state_dict",
     "register_backbone",

@@ -29,7 +29,14 @@ from ._embed import embed_spots
 from ._expression import RECIPE_VERSION, expression_features
 from ._patches import select_image
 
-__all__ = ["check_features_input", "compute_features", "feature_blocks", "read_features", "write_features"]
+__all__ = [
+    "check_features_input",
+    "compute_features",
+    "feature_blocks",
+    "morphology_features",
+    "read_features",
+    "write_features",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -107,16 +114,8 @@ def _compute(
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
     blocks: dict[str, np.ndarray] = {}
     provenance: dict[str, dict[str, Any]] = {}
-    blocks[K.MORPH_KEY], provenance[K.MORPH_KEY] = embed_spots(
-        adata,
-        config.backbone,
-        weights=config.weights,
-        context_factor=config.context_factor,
-        batch_size=config.batch_size,
-        num_workers=config.num_workers,
-        library_id=library_id,
-        cache_dir=cache_dir,
-        progress=progress,
+    blocks[K.MORPH_KEY], provenance[K.MORPH_KEY] = morphology_features(
+        adata, config, cache_dir=cache_dir, library_id=library_id, progress=progress
     )
     cache_dir = None if cache_dir is None else Path(cache_dir)
     obs_names = np.asarray(adata.obs_names, dtype=str)
@@ -138,6 +137,28 @@ def _compute(
             obs_names=obs_names,
         )
     return blocks, provenance
+
+
+def morphology_features(
+    adata: AnnData,
+    config: FeaturesConfig,
+    *,
+    cache_dir: str | Path | None = None,
+    library_id: str | None = None,
+    progress: bool = True,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The morphology block with ``config``'s backbone, weights and patch settings (see :func:`embed_spots`)."""
+    return embed_spots(
+        adata,
+        config.backbone,
+        weights=config.weights,
+        context_factor=config.context_factor,
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        library_id=library_id,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
 
 
 def _expression_key(adata: AnnData, config: FeaturesConfig) -> tuple[Any, ...]:

@@ -154,22 +154,13 @@ def _joint_blocks(
     seed: int,
     progress: bool,
 ) -> tuple[list[dict[str, np.ndarray]], dict[str, Any]]:
-    from ..features import context_features, embed_spots, joint_expression_features
+    from ..features import context_features, joint_expression_features, morphology_features
 
     blocks: list[dict[str, np.ndarray]] = [{} for _ in adatas]
     info: dict[str, Any] = {"samples": len(adatas)}
     morph_info = []
     for i, adata in enumerate(adatas):
-        morph, details = embed_spots(
-            adata,
-            config.backbone,
-            weights=config.weights,
-            context_factor=config.context_factor,
-            batch_size=config.batch_size,
-            num_workers=config.num_workers,
-            cache_dir=cache_dirs[i],
-            progress=progress,
-        )
+        morph, details = morphology_features(adata, config, cache_dir=cache_dirs[i], progress=progress)
         blocks[i][K.MORPH_KEY] = standardise(morph, dtype=np.float32)
         morph_info.append(details)
     info[K.MORPH_KEY] = {**morph_info[0], "per_sample": "standardised within each sample"}
