@@ -181,7 +181,8 @@ def _print_info(details: dict) -> None:
     last = details["last_round"]
     console.print(f"  rounds   {details['rounds']}" + (f" (latest {last})" if last else ""))
     if details["features"]:
-        console.print(f"  features {', '.join(details['features'])}")
+        blocks = ", ".join(f"{key} {rows} x {dim}" for key, (rows, dim) in details["features"].items())
+        console.print(f"  features {blocks}")
     table = Table(title="Classes", show_edge=False)
     table.add_column("class")
     table.add_column("labelled spots", justify="right")

@@ -571,7 +571,7 @@ class Project:
             "last_round": int(rounds["round"].max()) if len(rounds) else None,
             "events": len(events),
             "annotators": {str(k): int(v) for k, v in annotators.items()},
-            "features": sorted(p.name for p in self.features_dir.iterdir()) if self.features_dir.is_dir() else [],
+            "features": (self.stored_features() or {}).get(K.FEATURES_SHAPES_KEY, {}),
         }
 
     def round(self, number: int) -> Round | None:
