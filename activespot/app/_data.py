@@ -178,19 +178,24 @@ def uploaded_file(name: str, data: bytes, *, expected: str) -> Iterator[Path]:
 
 # --- rounds -----------------------------------------------------------------------------------
 def round_numbers(project: Project) -> tuple[int | None, int | None]:
-    """(latest round with predictions, latest round with a query); cheap, from the journal only."""
+    """(latest round with a model and its predictions, latest round with a query); cheap, from the journal only.
+
+    The first is the number :meth:`~activespot.project.Project.model_round` answers with (a round
+    of one of ``MODEL_ROUND_KINDS``: trained here or transferred), read from the rounds table so
+    that it can key the cache without checking the round's files on every run.
+    """
     rounds = project.store.rounds()
-    trained = [int(r.round) for r in rounds.itertuples() if f'"{K.ROUND_KIND_TRAINED}"' in (r.info or "")]
-    return (max(trained) if trained else None), (int(rounds["round"].max()) if len(rounds) else None)
+    models = rounds[rounds[K.ROUND_KIND_COLUMN].isin(K.MODEL_ROUND_KINDS)]
+    return (int(models["round"].max()) if len(models) else None), (int(rounds["round"].max()) if len(rounds) else None)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def load_predictions(project_path: str, round_number: int) -> pd.DataFrame:
-    """The predictions table of a round (read once per round)."""
+    """The predictions table of the model round ``round_number`` (read once per round)."""
     LOADS["predictions"] += 1
-    latest = Project.open(project_path).latest_round(containing=K.ROUND_PREDICTIONS)
+    latest = Project.open(project_path).model_round()
     if latest is None or latest.number != round_number:
-        msg = f"round {round_number} has no intact predictions"
+        msg = f"{project_path}: round {round_number} has no intact predictions; train a new round"
         raise ValueError(msg)
     return latest.load_table(K.ROUND_PREDICTIONS)
 

@@ -98,7 +98,7 @@ def review_table(project: Project, *, predictions: pd.DataFrame | None = None) -
 
 
 def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.DataFrame:
-    """One row per trained round: labels used, predictions changed, seconds and (with ``truth``) accuracy.
+    """One row per model round (trained or transferred): labels used, changes, seconds and (with ``truth``) accuracy.
 
     Parameters
     ----------
@@ -111,8 +111,9 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
     Returns
     -------
     pandas.DataFrame
-        Columns ``round``, ``created_at``, ``n_labels``, ``changed`` (predictions that differ from
-        the round before; ``NaN`` for the first), ``seconds`` (training), ``minutes`` (wall time
+        Columns ``round``, ``kind`` (one of ``MODEL_ROUND_KINDS``), ``created_at``, ``n_labels``
+        (the labels the model was trained on), ``changed`` (predictions that differ from the round
+        before; ``NaN`` for the first), ``seconds`` (training), ``minutes`` (wall time
         since the round before was saved: the annotation time of this round) and ``accuracy``
         (``NaN`` without truth).
     """
@@ -123,7 +124,7 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
         created = pd.Timestamp(row.created_at)
         minutes = np.nan if previous is None else (created - previous).total_seconds() / 60
         previous = created
-        if info.get("kind") != K.ROUND_KIND_TRAINED:
+        if getattr(row, K.ROUND_KIND_COLUMN) not in K.MODEL_ROUND_KINDS:
             continue
         accuracy = np.nan
         if truth is not None and len(truth):
@@ -136,27 +137,32 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
         rows.append(
             {
                 "round": int(row.round),
+                "kind": getattr(row, K.ROUND_KIND_COLUMN),
                 "created_at": created,
-                "n_labels": int(info.get("n_labels", row.n_labels)),
+                "n_labels": int(info.get("n_labels", info.get("n_source_labels", row.n_labels))),
                 "changed": np.nan if info.get("changed") is None else float(info["changed"]),
                 "seconds": float(info.get("seconds", np.nan)),
                 "minutes": minutes,
                 "accuracy": accuracy,
             }
         )
-    columns = ["round", "created_at", "n_labels", "changed", "seconds", "minutes", "accuracy"]
+    columns = ["round", "kind", "created_at", "n_labels", "changed", "seconds", "minutes", "accuracy"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def round_class_counts(project: Project) -> pd.DataFrame:
-    """Class counts per trained round, long form: ``round``, ``class``, ``kind`` (labelled/predicted), ``count``."""
+    """Class counts per model round, long form: ``round``, ``class``, ``kind`` (labelled/predicted), ``count``.
+
+    A transferred round's labelled counts are the source project's labels it was trained on.
+    """
     rows = []
     for row in project.store.rounds().itertuples():
-        info = json.loads(row.info) if row.info else {}
-        if info.get("kind") != K.ROUND_KIND_TRAINED:
+        if getattr(row, K.ROUND_KIND_COLUMN) not in K.MODEL_ROUND_KINDS:
             continue
-        for kind, key in (("labelled", "label_counts"), ("predicted", "predicted_counts")):
-            for name, count in (info.get(key) or {}).items():
+        info = json.loads(row.info) if row.info else {}
+        labelled = info.get("label_counts") or info.get("source_label_counts")
+        for kind, counts in (("labelled", labelled), ("predicted", info.get("predicted_counts"))):
+            for name, count in (counts or {}).items():
                 rows.append({"round": int(row.round), "class": str(name), "kind": kind, "count": int(count)})
     return pd.DataFrame(rows, columns=["round", "class", "kind", "count"])
 
