@@ -51,6 +51,7 @@ PALETTE = (
     "#9467BD",
 )
 UNLABELLED_COLOR = "#D9D9D9"
+VIEWS = Path(__file__).resolve().parent / "views"  # one small file per page (not "pages/": Streamlit's v1 folder)
 CROP_SIZE = 168  # gallery crop side in screen pixels
 CROP_CONTEXT = 3.0  # crop side as a multiple of the spot diameter (the ring marks the spot)
 
@@ -107,8 +108,17 @@ def open_project(project_path: str, *, wait: bool = True) -> Project:
 
 
 def current() -> tuple[Project, str]:
-    """The project and annotator ``app.py`` set for this run (pages call this)."""
+    """The project and annotator the entry point set for this run (pages call this)."""
     return st.session_state[S.PROJECT], st.session_state.get(S.ANNOTATOR, "").strip()
+
+
+def page_file(name: str) -> str:
+    """Absolute path of page ``name`` (``views/NAME.py``): for ``st.Page``, ``st.page_link``, ``AppTest.switch_page``.
+
+    Absolute, so that the pages are found whichever entry point runs the app (``activespot app``
+    runs the packaged one, ``streamlit run app.py`` the checkout's wrapper).
+    """
+    return str(VIEWS / f"{name}.py")
 
 
 def class_colors(project: Project) -> dict[str, str]:

@@ -12,11 +12,14 @@ from streamlit.testing.v1 import AppTest
 
 from activespot import _constants as K
 from activespot.app import _state as S
+from activespot.app import app_script
+from activespot.app._data import page_file
 from activespot.project import Project
 from tests.conftest import DLPFC
 from tests.transfer.conftest import subsets, truth  # noqa: F401  (fixtures of the transferred project)
 
-APP = Path(__file__).resolve().parents[2] / "app.py"
+APP = app_script()  # the packaged entry point (what `activespot app` serves)
+CHECKOUT_APP = Path(__file__).resolve().parents[2] / "app.py"  # `streamlit run app.py`: runs the same main()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ANNOTATOR = "Dr. Ada"
 
@@ -91,6 +94,6 @@ def open_app(project: Path, *, annotator: str = ANNOTATOR, page: str | None = No
     app.session_state[S.ANNOTATOR] = annotator
     app.run()
     if page:
-        app.switch_page(f"activespot/app/pages/{page}.py").run()
+        app.switch_page(page_file(page)).run()
     assert not app.exception, app.exception
     return app

@@ -7,10 +7,11 @@ from streamlit.testing.v1 import AppTest
 
 from activespot.app import _data as D
 from activespot.app import _state as S
+from activespot.app._data import page_file
 from activespot.app._queue import GALLERY_SIZE, _gallery_page
 from activespot.project import Project
 
-from .conftest import ANNOTATOR, APP, journal, open_app
+from .conftest import ANNOTATOR, APP, CHECKOUT_APP, journal, open_app
 
 # the pages of a Visium project
 PAGES = ["overview", "queue", "review", "tissue", "rounds", "workload", "agreement", "classes", "files"]
@@ -20,9 +21,21 @@ def test_every_page_shows_without_errors(demo_project):
     app = open_app(demo_project)
     assert {m.label: m.value for m in app.metric}["Spots"] == "3,639"
     for page in PAGES:
-        app.switch_page(f"activespot/app/pages/{page}.py").run()
+        app.switch_page(page_file(page)).run()
         assert not app.exception, (page, app.exception)
         assert app.title, page
+
+
+def test_the_checkout_app_py_runs_the_packaged_app(demo_project):
+    app = AppTest.from_file(str(CHECKOUT_APP), default_timeout=60)
+    app.session_state[S.PROJECT_PATH] = str(demo_project)
+    app.session_state[S.ANNOTATOR] = ANNOTATOR
+    app.run()
+    assert not app.exception, app.exception
+    assert {m.label: m.value for m in app.metric}["Spots"] == "3,639"
+    app.switch_page(page_file("queue")).run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Queue"
 
 
 def test_app_without_a_project_asks_for_one():
@@ -207,8 +220,8 @@ def test_heavy_objects_are_loaded_once_per_project(demo_project):
     loads = D.LOADS.copy()
     for _ in range(3):
         app.button(key=S.QUEUE_SKIP).click().run()
-    app.switch_page("activespot/app/pages/tissue.py").run()
-    app.switch_page("activespot/app/pages/queue.py").run()
+    app.switch_page(page_file("tissue")).run()
+    app.switch_page(page_file("queue")).run()
     assert not app.exception
     assert D.LOADS["sample"] == loads["sample"]
     assert D.LOADS["predictions"] == loads["predictions"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from activespot import _constants as K
 from activespot.app import _data as D
 from activespot.app import _state as S
+from activespot.app._data import page_file
 from activespot.app._tissue import COLOR_BY
 from activespot.project import Project, queue_table, review_table, round_history
 
@@ -28,24 +29,24 @@ def test_a_transferred_project_opens_with_its_predictions_on_every_page(transfer
     assert "model: **" in captions
     assert "no prediction yet" not in captions + " ".join(m.value for m in app.markdown)
 
-    app.switch_page("activespot/app/pages/review.py").run()
+    app.switch_page(page_file("review")).run()
     assert not app.exception
     assert not any("No predictions" in i.value for i in app.info)
     assert app.button(key=S.REVIEW_ACCEPT_TOP).disabled is False
 
-    app.switch_page("activespot/app/pages/tissue.py").run()
+    app.switch_page(page_file("tissue")).run()
     assert not app.exception
     colour = app.radio(key=S.TISSUE_COLOR)
     assert COLOR_BY["prediction"] in colour.options
     colour.set_value("prediction").run()
     assert not app.exception
 
-    app.switch_page("activespot/app/pages/files.py").run()
+    app.switch_page(page_file("files")).run()
     assert not app.exception
     assert app.get("download_button")
     download = next(w for w in app.get("download_button") if w.proto.id.endswith(S.FILES_DOWNLOAD_PREDICTIONS))
     assert not download.proto.disabled
 
-    app.switch_page("activespot/app/pages/rounds.py").run()
+    app.switch_page(page_file("rounds")).run()
     assert not app.exception
     assert not any("No trained round" in i.value for i in app.info)
