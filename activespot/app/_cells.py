@@ -28,6 +28,7 @@ __all__ = ["render_cells"]
 _NO_SUGGESTION = "#ffffff"
 _DISPLAY_SIDE = 480  # px: fits the left column of a laptop screen
 _PICK = "cell"  # name of the chart's click selection
+_NAME_NEEDED = "Enter your name in the sidebar to label cells: it is stored with every label."
 
 
 def _region_chart(project, adata, current, labels: pd.Series, suggestions: pd.DataFrame, colours: dict[str, str]):
@@ -127,6 +128,8 @@ def render_cells(project, *, annotator: str) -> None:
     if project.sample.kind != K.SAMPLE_KIND_CELLS:
         st.info("This project annotates Visium spots; create a cell project with `activespot cells init`.")
         return
+    if not annotator:
+        st.warning(_NAME_NEEDED, icon=":material/person:")
     if project.sample.nuclei_format == K.NUCLEI_DETECTOR:
         st.warning("Nuclei were found by the built-in detector (scikit-image watershed), not read from a file.")
     try:
@@ -174,7 +177,8 @@ def render_cells(project, *, annotator: str) -> None:
                 + (f" · label given: {labels[clicked]}" if clicked in labels.index else "")
             )
             for index, (column, name) in enumerate(zip(st.columns(len(classes)), classes, strict=True)):
-                if column.button(name, key=f"cells_set_{index}", type="primary" if name == said else "secondary"):
+                kind = "primary" if name == said else "secondary"
+                if column.button(name, key=f"cells_set_{index}", type=kind, disabled=not annotator):
                     _store(project, {clicked: name}, annotator=annotator, current=current, label_cells=label_cells)
 
     table = pd.DataFrame(
@@ -200,10 +204,10 @@ def render_cells(project, *, annotator: str) -> None:
         },
     )
     save, accept = right.columns(2)
-    if save.button("Save labels", key="cells_save", disabled=not cells):
+    if save.button("Save labels", key="cells_save", disabled=not (annotator and cells)):
         given = {str(r[K.CELL_ID]): str(r["label"]) for _, r in edited.iterrows() if isinstance(r["label"], str)}
         _store(project, given, annotator=annotator, current=current, label_cells=label_cells)
-    if accept.button("Accept all", key="cells_accept_all", disabled=not (shown and cells)):
+    if accept.button("Accept all", key="cells_accept_all", disabled=not (annotator and shown and cells)):
         given = {c: str(current.suggestions.loc[c, "label"]) for c in cells}
         _store(project, given, annotator=annotator, current=current, label_cells=label_cells)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from activespot import _constants as K
 from activespot.app import _data as D
 from activespot.app import _state as S
 from activespot.app._data import page_file
@@ -112,10 +113,30 @@ def test_gallery_pages_cover_the_queue_in_fixed_chunks():
     assert _gallery_page([], None) == []
 
 
-def test_without_a_name_nothing_can_be_labelled(demo_project):
-    app = open_app(demo_project, annotator="", page="queue")
-    assert app.button(key=S.class_button_key(0)).disabled
+@pytest.mark.parametrize(
+    ("page", "buttons"),
+    [
+        ("queue", [S.class_button_key(0), S.QUEUE_UNDO]),
+        ("review", [S.REVIEW_ACCEPT_TOP, S.REVIEW_UNDO]),
+        ("classes", [S.CLASSES_ADD, S.CLASSES_RENAME]),
+    ],
+)
+def test_without_a_name_nothing_can_be_labelled(demo_project, page, buttons):
+    app = open_app(demo_project, annotator="", page=page)
+    assert all(app.button(key=key).disabled for key in buttons)
     assert any("name" in w.value for w in app.warning)
+
+
+def test_without_a_name_an_import_says_so_and_stores_nothing(demo_project):
+    app = open_app(demo_project, annotator="", page="files")
+    barcode = Project.open(demo_project).barcodes[0]
+    app.file_uploader(key=S.FILES_UPLOAD).set_value(("x.csv", f"Barcode,Layer\n{barcode},L2\n".encode(), "text/csv"))
+    app.run()
+    before = len(journal(demo_project))
+    app.button(key=S.FILES_IMPORT).click().run()
+    assert not app.exception
+    assert "Enter your name" in app.error[0].value
+    assert len(journal(demo_project)) == before
 
 
 def test_accept_and_correct_predictions_keep_the_suggestion(demo_project):
@@ -228,3 +249,30 @@ def test_heavy_objects_are_loaded_once_per_project(demo_project):
     assert D.LOADS["patches"] == loads["patches"]
     assert D.LOADS["image"] <= loads["image"] + 1  # the tissue image is built once, on first use
     assert path in D._READY
+
+
+def test_without_a_name_the_cells_page_asks_for_it_and_a_click_on_a_class_stores_nothing(cell_project):
+    """Issue 18, bug 12: no ``ValueError: an annotator name is required`` traceback, no page gone."""
+    from activespot.cells import latest_cell_round, load_cells
+
+    app = open_app(cell_project.path, annotator="")  # the first run chooses the first region
+    assert any("Enter your name" in w.value for w in app.warning)
+    current = latest_cell_round(Project.open(cell_project.path))
+    cell = str(load_cells(cell_project).obs_names[current.region.cells[0]])
+    app.session_state["cells_region_0"] = {"selection": {"cell": [{K.CELL_ID: cell}]}}
+    app.run()
+    assert all(app.button(key=key).disabled for key in ("cells_set_0", "cells_set_1", "cells_save", "cells_accept_all"))
+
+    # The name cleared in the sidebar in the same run as a class is clicked (what the browser sends
+    # when the name is emptied and a button pressed before the page has redrawn).
+    app = open_app(cell_project.path)
+    app.session_state["cells_region_0"] = {"selection": {"cell": [{K.CELL_ID: cell}]}}
+    app.run()
+    before = len(journal(cell_project.path))
+    app.text_input(key=S.ANNOTATOR).set_value("")
+    app.button(key="cells_set_0").click().run()
+    assert not app.exception, app.exception
+    assert any("Enter your name" in w.value for w in app.warning)
+    assert app.title[0].value == "Cells"
+    assert "Workload reduction" in {m.label for m in app.metric}  # the rest of the page is still there
+    assert len(journal(cell_project.path)) == before
