@@ -122,7 +122,8 @@ def render_cells(project, *, annotator: str) -> None:
     annotator
         Name stored with every label given on this page.
     """
-    from ..cells import cell_round, cell_workload, label_cells, latest_cell_round, load_cells, needs_new_round
+    from ..cells import cell_round, label_cells, latest_cell_round, load_cells, needs_new_round
+    from ..project import workload
 
     st.title("Cells")
     if project.sample.kind != K.SAMPLE_KIND_CELLS:
@@ -212,8 +213,7 @@ def render_cells(project, *, annotator: str) -> None:
         _store(project, given, annotator=annotator, current=current, label_cells=label_cells)
 
     st.subheader("Workload")
-    events, actions = project.store.events(), project.store.actions()
-    overall = cell_workload(events, by="all", actions=actions) if len(events) else pd.DataFrame()
+    overall = workload(project.store, by="all")
     metrics = st.columns(4)
     row = overall.iloc[0] if len(overall) else None
     metrics[0].metric("Labels", int(row["labels"]) if row is not None else 0)
@@ -221,8 +221,8 @@ def render_cells(project, *, annotator: str) -> None:
     metrics[2].metric("Corrected", int(row["corrected"]) if row is not None else 0)
     reduction = row["workload_reduction"] if row is not None else float("nan")
     metrics[3].metric("Workload reduction", "–" if pd.isna(reduction) else f"{reduction:.1%}")
-    if len(events):
-        st.dataframe(cell_workload(events, by="annotator", actions=actions))
+    if len(overall):
+        st.dataframe(workload(project.store, by="annotator"))
 
 
 def _store(project, given: dict[str, str], *, annotator: str, current, label_cells) -> None:

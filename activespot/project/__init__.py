@@ -3,7 +3,15 @@
 from ._project import Project, Round, RoundBusyError, default_annotator
 from ._rounds import RoundSummary, SpotQuery, project_blocks, round_settings, run_round, suggest
 from ._store import LabelStore, Suggestion, check_class_name
-from ._workload import annotator_workload, queue_table, review_table, round_class_counts, round_history
+from ._workload import (
+    annotator_workload,
+    label_givers,
+    queue_table,
+    review_table,
+    round_class_counts,
+    round_history,
+    workload,
+)
 
 __all__ = [
     "LabelStore",
@@ -16,6 +24,7 @@ __all__ = [
     "annotator_workload",
     "check_class_name",
     "default_annotator",
+    "label_givers",
     "project_blocks",
     "queue_table",
     "review_table",
@@ -24,4 +33,5 @@ __all__ = [
     "round_settings",
     "run_round",
     "suggest",
+    "workload",
 ]
