@@ -158,7 +158,7 @@ SUGGESTION_CONFIDENCE: Final = "confidence"  # its probability (classifier x lab
 SUGGESTION_SHOWN: Final = "shown"  # whether the annotator sees it (every class has min_labels_per_class labels)
 
 # --- Review app (app.py, activespot.app; session-state keys live in activespot/app/_state.py) ---
-APP_SCRIPT: Final = "app.py"  # the Streamlit entry point at the repository root
+APP_SCRIPT: Final = "_main.py"  # the Streamlit entry point, in activespot/app/ (app.py in a checkout runs it too)
 APP_HOST: Final = "127.0.0.1"  # `activespot app` binds here unless told otherwise (never all interfaces)
 APP_PORT: Final = 8501  # default port of `activespot app`
 APP_UPLOAD_LIMIT_MB: Final = 50  # largest Loupe/truth CSV the app accepts (a whole-slide CSV is a few MB)

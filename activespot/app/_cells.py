@@ -28,6 +28,7 @@ __all__ = ["render_cells"]
 _NO_SUGGESTION = "#ffffff"
 _DISPLAY_SIDE = 480  # px: fits the left column of a laptop screen
 _PICK = "cell"  # name of the chart's click selection
+_NAME_NEEDED = "Enter your name in the sidebar to label cells: it is stored with every label."
 
 
 def _region_chart(project, adata, current, labels: pd.Series, suggestions: pd.DataFrame, colours: dict[str, str]):
@@ -121,12 +122,15 @@ def render_cells(project, *, annotator: str) -> None:
     annotator
         Name stored with every label given on this page.
     """
-    from ..cells import cell_round, cell_workload, label_cells, latest_cell_round, load_cells, needs_new_round
+    from ..cells import cell_round, label_cells, latest_cell_round, load_cells, needs_new_round
+    from ..project import workload
 
     st.title("Cells")
     if project.sample.kind != K.SAMPLE_KIND_CELLS:
         st.info("This project annotates Visium spots; create a cell project with `activespot cells init`.")
         return
+    if not annotator:
+        st.warning(_NAME_NEEDED, icon=":material/person:")
     if project.sample.nuclei_format == K.NUCLEI_DETECTOR:
         st.warning("Nuclei were found by the built-in detector (scikit-image watershed), not read from a file.")
     try:
@@ -174,7 +178,8 @@ def render_cells(project, *, annotator: str) -> None:
                 + (f" · label given: {labels[clicked]}" if clicked in labels.index else "")
             )
             for index, (column, name) in enumerate(zip(st.columns(len(classes)), classes, strict=True)):
-                if column.button(name, key=f"cells_set_{index}", type="primary" if name == said else "secondary"):
+                kind = "primary" if name == said else "secondary"
+                if column.button(name, key=f"cells_set_{index}", type=kind, disabled=not annotator):
                     _store(project, {clicked: name}, annotator=annotator, current=current, label_cells=label_cells)
 
     table = pd.DataFrame(
@@ -200,16 +205,15 @@ def render_cells(project, *, annotator: str) -> None:
         },
     )
     save, accept = right.columns(2)
-    if save.button("Save labels", key="cells_save", disabled=not cells):
+    if save.button("Save labels", key="cells_save", disabled=not (annotator and cells)):
         given = {str(r[K.CELL_ID]): str(r["label"]) for _, r in edited.iterrows() if isinstance(r["label"], str)}
         _store(project, given, annotator=annotator, current=current, label_cells=label_cells)
-    if accept.button("Accept all", key="cells_accept_all", disabled=not (shown and cells)):
+    if accept.button("Accept all", key="cells_accept_all", disabled=not (annotator and shown and cells)):
         given = {c: str(current.suggestions.loc[c, "label"]) for c in cells}
         _store(project, given, annotator=annotator, current=current, label_cells=label_cells)
 
     st.subheader("Workload")
-    events, actions = project.store.events(), project.store.actions()
-    overall = cell_workload(events, by="all", actions=actions) if len(events) else pd.DataFrame()
+    overall = workload(project.store, by="all")
     metrics = st.columns(4)
     row = overall.iloc[0] if len(overall) else None
     metrics[0].metric("Labels", int(row["labels"]) if row is not None else 0)
@@ -217,8 +221,8 @@ def render_cells(project, *, annotator: str) -> None:
     metrics[2].metric("Corrected", int(row["corrected"]) if row is not None else 0)
     reduction = row["workload_reduction"] if row is not None else float("nan")
     metrics[3].metric("Workload reduction", "–" if pd.isna(reduction) else f"{reduction:.1%}")
-    if len(events):
-        st.dataframe(cell_workload(events, by="annotator", actions=actions))
+    if len(overall):
+        st.dataframe(workload(project.store, by="annotator"))
 
 
 def _store(project, given: dict[str, str], *, annotator: str, current, label_cells) -> None:

@@ -51,6 +51,7 @@ PALETTE = (
     "#9467BD",
 )
 UNLABELLED_COLOR = "#D9D9D9"
+VIEWS = Path(__file__).resolve().parent / "views"  # one small file per page (not "pages/": Streamlit's v1 folder)
 CROP_SIZE = 168  # gallery crop side in screen pixels
 CROP_CONTEXT = 3.0  # crop side as a multiple of the spot diameter (the ring marks the spot)
 
@@ -107,8 +108,17 @@ def open_project(project_path: str, *, wait: bool = True) -> Project:
 
 
 def current() -> tuple[Project, str]:
-    """The project and annotator ``app.py`` set for this run (pages call this)."""
+    """The project and annotator the entry point set for this run (pages call this)."""
     return st.session_state[S.PROJECT], st.session_state.get(S.ANNOTATOR, "").strip()
+
+
+def page_file(name: str) -> str:
+    """Absolute path of page ``name`` (``views/NAME.py``): for ``st.Page``, ``st.page_link``, ``AppTest.switch_page``.
+
+    Absolute, so that the pages are found whichever entry point runs the app (``activespot app``
+    runs the packaged one, ``streamlit run app.py`` the checkout's wrapper).
+    """
+    return str(VIEWS / f"{name}.py")
 
 
 def class_colors(project: Project) -> dict[str, str]:
@@ -178,19 +188,24 @@ def uploaded_file(name: str, data: bytes, *, expected: str) -> Iterator[Path]:
 
 # --- rounds -----------------------------------------------------------------------------------
 def round_numbers(project: Project) -> tuple[int | None, int | None]:
-    """(latest round with predictions, latest round with a query); cheap, from the journal only."""
+    """(latest round with a model and its predictions, latest round with a query); cheap, from the journal only.
+
+    The first is the number :meth:`~activespot.project.Project.model_round` answers with (a round
+    of one of ``MODEL_ROUND_KINDS``: trained here or transferred), read from the rounds table so
+    that it can key the cache without checking the round's files on every run.
+    """
     rounds = project.store.rounds()
-    trained = [int(r.round) for r in rounds.itertuples() if f'"{K.ROUND_KIND_TRAINED}"' in (r.info or "")]
-    return (max(trained) if trained else None), (int(rounds["round"].max()) if len(rounds) else None)
+    models = rounds[rounds[K.ROUND_KIND_COLUMN].isin(K.MODEL_ROUND_KINDS)]
+    return (int(models["round"].max()) if len(models) else None), (int(rounds["round"].max()) if len(rounds) else None)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def load_predictions(project_path: str, round_number: int) -> pd.DataFrame:
-    """The predictions table of a round (read once per round)."""
+    """The predictions table of the model round ``round_number`` (read once per round)."""
     LOADS["predictions"] += 1
-    latest = Project.open(project_path).latest_round(containing=K.ROUND_PREDICTIONS)
+    latest = Project.open(project_path).model_round()
     if latest is None or latest.number != round_number:
-        msg = f"round {round_number} has no intact predictions"
+        msg = f"{project_path}: round {round_number} has no intact predictions; train a new round"
         raise ValueError(msg)
     return latest.load_table(K.ROUND_PREDICTIONS)
 

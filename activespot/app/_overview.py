@@ -20,9 +20,9 @@ def render_overview(project: Project, *, annotator: str) -> None:
     done = int(pd.Index(queue).isin(labels.index).sum()) if queue else 0
     a, b, c, d = st.columns(4)
     a.metric("Spots", f"{details['spots']:,}")
-    b.metric("Labelled", f"{details['labelled']:,}", help="Spots with a current label (all annotators).")
+    b.metric("Labelled", f"{details['labelled']:,}", help="Spots with a current label (after undo, all annotators).")
     c.metric("Queue", f"{done} / {len(queue)}", help="Spots asked by the latest round that are labelled.")
-    d.metric("Rounds", details["rounds"])
+    d.metric("Rounds", details["rounds"], help="Rounds with a model (trained here or transferred).")
 
     colors = D.class_colors(project)
     counts = details["classes"]
@@ -50,15 +50,14 @@ def render_overview(project: Project, *, annotator: str) -> None:
         st.info("No spots asked yet: run `activespot suggest` (or the demo) to choose the first spots.")
     elif done < len(queue):
         st.page_link(
-            "activespot/app/pages/queue.py",
+            D.page_file("queue"),
             label=f"Label the queue: {len(queue) - done} spots left",
             icon=":material/grid_view:",
         )
     else:
-        st.page_link(
-            "activespot/app/pages/rounds.py", label="Queue done: train the next round", icon=":material/model_training:"
-        )
+        st.page_link(D.page_file("rounds"), label="Queue done: train the next round", icon=":material/model_training:")
     if D.predictions(project) is not None:
-        st.page_link("activespot/app/pages/review.py", label="Review the predictions", icon=":material/fact_check:")
+        st.page_link(D.page_file("review"), label="Review the predictions", icon=":material/fact_check:")
     if details["annotators"]:
-        st.caption("Annotators: " + ", ".join(f"{who} ({n})" for who, n in details["annotators"].items()))
+        given = ", ".join(f"{who} ({n})" for who, n in details["annotators"].items())
+        st.caption(f"Current labels by annotator: {given}")

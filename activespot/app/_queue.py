@@ -67,7 +67,7 @@ def render_queue(project: Project, *, annotator: str) -> None:
         st.success(
             "Every queried spot is labelled. Train the next round on the Rounds page.", icon=":material/done_all:"
         )
-        st.page_link("activespot/app/pages/rounds.py", label="Go to Rounds", icon=":material/model_training:")
+        st.page_link(D.page_file("rounds"), label="Go to Rounds", icon=":material/model_training:")
     else:
         focus = order[0]
         row = table.loc[focus]

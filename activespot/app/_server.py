@@ -12,9 +12,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import _constants as K
-from ..errors import ProjectError
+from ..errors import ActivespotError
 
-__all__ = ["HEADLESS_CHROMIUM_ARGS", "app_command", "app_script", "free_port", "start_app_server"]
+__all__ = [
+    "HEADLESS_CHROMIUM_ARGS",
+    "PortInUseError",
+    "app_command",
+    "app_script",
+    "check_port",
+    "free_port",
+    "start_app_server",
+]
+
+_PORTS_TRIED = 100  # how far above a busy port the next free one is looked for
 
 # How the browser test and benchmark start Debian's chromium: headless, offline, no background traffic.
 HEADLESS_CHROMIUM_ARGS = (
@@ -27,13 +37,13 @@ HEADLESS_CHROMIUM_ARGS = (
 )
 
 
+class PortInUseError(ActivespotError):
+    """The port the app should serve on is taken (often by an app still running)."""
+
+
 def app_script() -> Path:
-    """The Streamlit entry point, ``app.py`` at the repository root."""
-    script = Path(__file__).resolve().parents[2] / K.APP_SCRIPT
-    if not script.is_file():
-        msg = f"{script}: the review app is not there; run activespot from a source checkout (pip install -e .)"
-        raise ProjectError(msg)
-    return script
+    """The Streamlit entry point, ``activespot/app/_main.py``: inside the package, so any install can serve the app."""
+    return Path(__file__).resolve().parent / K.APP_SCRIPT
 
 
 def app_command(
@@ -44,7 +54,7 @@ def app_command(
     headless: bool = True,
     options: Sequence[str] = (),
 ) -> list[str]:
-    """The ``streamlit run app.py [options] -- --project PROJECT`` command line, bound to ``host`` only.
+    """The ``streamlit run SCRIPT [options] -- --project PROJECT`` command line, bound to ``host`` only.
 
     Two Streamlit defaults that suit code being edited are turned off for people labelling: the
     file watcher (it polls every module the app imports) and the full garbage collection after
@@ -57,6 +67,32 @@ def app_command(
         "--server.fileWatcherType", "none", "--runner.postScriptGC", "false",
         *options, "--", "--project", str(Path(project).absolute()),
     ]  # fmt: skip
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise :class:`PortInUseError`, naming the next free port, when something listens on ``host:port``.
+
+    Checked before the server starts, so a busy port is one clear line instead of Streamlit's
+    message after start-up.
+    """
+    if _can_bind(host, port):
+        return
+    free = next((p for p in range(port + 1, min(port + _PORTS_TRIED, 65536)) if _can_bind(host, p)), None)
+    hint = f"try --port {free}" if free is not None else "choose a free one with --port"
+    msg = f"port {port} is in use on {host} (is another activespot app still running?); {hint}"
+    raise PortInUseError(msg)
+
+
+def _can_bind(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        # As the server binds: a port left in TIME_WAIT by a stopped server is free, a listening one is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port() -> int:
@@ -77,9 +113,7 @@ def start_app_server(
     port = free_port()
     command = app_command(project, port=port)
     with log.open("wb") as sink:
-        server = subprocess.Popen(
-            command, cwd=app_script().parent, env=env or dict(os.environ), stdout=sink, stderr=subprocess.STDOUT
-        )
+        server = subprocess.Popen(command, env=env or dict(os.environ), stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

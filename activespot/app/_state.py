@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Final
 
 # --- app-wide ---------------------------------------------------------------------------------
-PROJECT_PATH: Final = "project_path"  # text input: project folder when app.py was started without one
+PROJECT_PATH: Final = "project_path"  # text input: project folder when the app was started without one
 ANNOTATOR: Final = "annotator"  # sidebar text input: who is labelling (stored with every event)
-PROJECT: Final = "project"  # the Project app.py opened for this run (re-opened every run; pages read it)
+PROJECT: Final = "project"  # the Project the entry point opened for this run (re-opened every run; pages read it)
 FLASH: Final = "flash"  # (kind, message) shown once at the top of the next run, after an action
 TRUTH: Final = "truth"  # pandas Series barcode -> class of an attached truth file (not labels)
 TRUTH_NAME: Final = "truth_name"  # the uploaded truth file's name, shown only

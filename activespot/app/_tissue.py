@@ -73,7 +73,7 @@ def render_tissue(project: Project, *, annotator: str) -> None:
     alpha = int(255 * opacity)
 
     if color_by in ("label", "prediction"):
-        counts = table[color_by].replace("", np.nan).value_counts()
+        counts = table.loc[table[color_by] != "", color_by].value_counts()
         legend = {name: int(counts.get(name, 0)) for name in colors}
         legend_colors = dict(colors)
         unlabelled = int((table[color_by] == "").sum())

@@ -18,13 +18,15 @@ def render_workload(project: Project, *, annotator: str) -> None:
         return
     mine = table.loc[annotator] if annotator in table.index else None
     a, b, c, d = st.columns(4)
-    a.metric("Your labels", int(mine["labels"]) if mine is not None else 0)
+    a.metric(
+        "Your labels", int(mine["labels"]) if mine is not None else 0, help="Current labels you gave (after undo)."
+    )
     b.metric("Suggestions you saw", int(mine["suggestions_shown"]) if mine is not None else 0)
     rate = mine["labels_per_minute"] if mine is not None else float("nan")
     c.metric("Your labels / minute", "—" if rate != rate else f"{rate:.1f}")
     d.metric("Annotators", len(table))
 
-    long = table[[K.SOURCE_MANUAL, K.SOURCE_ACCEPTED, K.SOURCE_CORRECTED, K.SOURCE_IMPORTED, K.SOURCE_UNDO]]
+    long = table[[K.SOURCE_MANUAL, K.SOURCE_ACCEPTED, K.SOURCE_CORRECTED, K.SOURCE_IMPORTED, "undone"]]
     long = long.reset_index().melt("annotator", var_name="source", value_name="events")
     st.subheader("Labels by source")
     colors = {
@@ -32,7 +34,7 @@ def render_workload(project: Project, *, annotator: str) -> None:
         "accepted": "#009E73",
         "corrected": "#E69F00",
         "imported": "#999999",
-        "undo": "#D55E00",
+        "undone": "#D55E00",
     }
     st.altair_chart(
         alt.Chart(long)
@@ -51,12 +53,15 @@ def render_workload(project: Project, *, annotator: str) -> None:
         hide_index=True,
         column_config={
             "acceptance": st.column_config.NumberColumn("accepted / shown", format="%.2f"),
+            "workload": st.column_config.NumberColumn("corrected / shown", format="%.2f"),
+            "workload_reduction": st.column_config.NumberColumn("workload reduction", format="%.2f"),
             "active_minutes": st.column_config.NumberColumn("active minutes", format="%.1f"),
             "labels_per_minute": st.column_config.NumberColumn("labels / minute", format="%.1f"),
         },
     )
     st.caption(
-        "A suggestion counts as shown when the model's prediction was on screen as the label was given. "
+        "A suggestion counts as shown when the model's prediction was on screen as the label was given; "
+        "an undone action counts nowhere but under undone. "
         "Active minutes leave out pauses longer than 10 minutes; imports are not timed."
     )
     history = round_history(project)

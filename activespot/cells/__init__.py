@@ -3,7 +3,7 @@
 :func:`cell_features` describes every cell (``obsm['X_cell']``); :class:`CellClassifier` is HALS's
 two-layer head; :func:`should_retrain`, :func:`suggestions_ready` and :func:`choose_region` are
 the rules the tool follows; :func:`neighbour_evidence` weighs the classes of labelled neighbours
-into each suggestion; :func:`workload` reads the annotators' workload from the label journal;
+into each suggestion (the annotators' workload is :func:`activespot.project.workload`);
 :func:`simulate_cells` measures workload reduction and effectiveness with a simulated annotator.
 """
 
@@ -11,7 +11,7 @@ from ._classifier import CellClassifier
 from ._context import neighbour_evidence, with_neighbour_evidence
 from ._features import cell_feature_names, cell_features, cell_patch_size
 from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
-from ._session import CellRound, cell_round, cell_workload, label_cells, latest_cell_round, load_cells, needs_new_round
+from ._session import CellRound, cell_round, label_cells, latest_cell_round, load_cells, needs_new_round
 from ._simulate import SessionTrace, curve_auc, effectiveness_curve, simulate_cells, simulate_session
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "cell_features",
     "cell_patch_size",
     "cell_round",
-    "cell_workload",
     "choose_region",
     "coreset_picks",
     "curve_auc",

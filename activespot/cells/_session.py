@@ -5,7 +5,8 @@ predicts every cell, picks the Coreset and the next region, and is saved like an
 with a manifest). Labels are stored the moment they are given, each with the suggestion that was
 on screen and a source that says what the annotator did with it — ``accepted``, ``corrected`` or
 ``manual`` (no suggestion shown) — and with the round, i.e. the region, it was given in. The
-workload is then read straight from the journal (:func:`cell_workload`).
+workload is then read straight from the journal (:func:`activespot.project.workload`, the one
+definition the spot projects use too).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from ._guide import Region, annotation_order, choose_region, coreset_picks, shou
 __all__ = [
     "CellRound",
     "cell_round",
-    "cell_workload",
     "label_cells",
     "latest_cell_round",
     "load_cells",
@@ -294,44 +294,3 @@ def label_cells(
                 suggestions={c: offered[c] for c in group if c in offered},
             )
     return {source: len(group) for source, group in groups.items()}
-
-
-def cell_workload(events: pd.DataFrame, *, by: str = "annotator", actions: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Workload per annotator or per region, straight from the label journal.
-
-    Parameters
-    ----------
-    events
-        :meth:`LabelStore.events`.
-    by
-        ``"annotator"``, ``"region"`` (the round the label was given in) or ``"all"``.
-    actions
-        :meth:`LabelStore.actions`; when given, events of undone actions are left out.
-
-    Returns
-    -------
-    Table with ``labels``, ``suggestions_shown``, ``accepted``, ``corrected``, ``manual``,
-    ``workload`` (corrected / shown) and ``workload_reduction`` (1 − workload).
-    """
-    keys = {"annotator": "annotator", "region": "round", "all": None}
-    if by not in keys:
-        msg = f"`by` must be one of {', '.join(keys)}; got {by!r}."
-        raise ValueError(msg)
-    events = events[events["source"].isin([K.SOURCE_MANUAL, K.SOURCE_ACCEPTED, K.SOURCE_CORRECTED])].copy()
-    if actions is not None and len(actions):
-        undone = set(actions["undoes"].dropna().astype(int))
-        events = events[~events["action_id"].isin(undone)]
-    events["shown"] = events["suggested_label"].notna()
-    events["group"] = "all" if keys[by] is None else events[keys[by]].fillna(-1 if by == "region" else "")
-    table = events.groupby("group").agg(
-        labels=("id", "size"),
-        suggestions_shown=("shown", "sum"),
-        accepted=("source", lambda s: int((s == K.SOURCE_ACCEPTED).sum())),
-        corrected=("source", lambda s: int((s == K.SOURCE_CORRECTED).sum())),
-        manual=("source", lambda s: int((s == K.SOURCE_MANUAL).sum())),
-    )
-    table.index.name = "region" if by == "region" else by
-    shown = table["suggestions_shown"].where(table["suggestions_shown"] > 0)
-    table["workload"] = table["corrected"] / shown
-    table["workload_reduction"] = 1.0 - table["workload"]
-    return table

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -34,10 +33,11 @@ def app(project: Path, host: str, port: int, annotator: str | None, truth: Path 
     Label the queue, accept or correct predictions, run rounds, import and export Loupe CSVs.
     Stop it with Ctrl+C; every label is already stored.
     """
-    from ..app import app_command, app_script
+    from ..app import app_command, check_port
     from ..project import Project
 
     opened = Project.open(project)  # fail here, not in the browser, on a wrong folder
+    check_port(host, port)  # and on a busy port, before anything starts
     command = app_command(opened.path, host=host, port=port, headless=not browser)
     if truth is not None:
         command += ["--truth", str(truth.absolute())]
@@ -45,8 +45,8 @@ def app(project: Path, host: str, port: int, annotator: str | None, truth: Path 
     if annotator:
         env["ACTIVESPOT_ANNOTATOR"] = annotator
     click.echo(f"activespot review app for {opened.path}\n  URL: http://{host}:{port}\n  (Ctrl+C to stop)")
-    try:
-        code = subprocess.call(command, cwd=app_script().parent, env=env)
-    except KeyboardInterrupt:
-        code = 0
-    sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # This process becomes the Streamlit server (same process id) instead of starting a child:
+    # whatever stops or kills `activespot app`, even SIGKILL, stops the server with it.
+    os.execve(command[0], command, env)

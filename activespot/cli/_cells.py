@@ -164,11 +164,10 @@ def cells_export(project: Path, out: Path | None) -> None:
 @user_errors
 def cells_workload(project: Path, by: str) -> None:
     """Suggestions shown, corrected and the workload reduction, from the label journal."""
-    from ..cells import cell_workload
-    from ..project import Project
+    from ..project import Project, workload
 
     opened = Project.open(project)
-    table = cell_workload(opened.store.events(), by=by, actions=opened.store.actions())
+    table = workload(opened.store, by=by)
     empty = "No labels given in the tool yet (imported labels do not count towards the workload)."
     click.echo(table.to_string(float_format=lambda v: f"{v:.3f}") if len(table) else empty)
 

@@ -157,7 +157,7 @@ def export(project: Path, loupe_out: Path | None, what: str, all_barcodes: bool,
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table.")
 @user_errors
 def info(project: Path, as_json: bool) -> None:
-    """Show the sample, spots, classes with counts, rounds and annotators of PROJECT."""
+    """Show the sample (spots or cells), classes with counts, rounds and annotators of PROJECT."""
     from ..project import Project
 
     opened = Project.open(project)
@@ -173,27 +173,33 @@ def _print_info(details: dict) -> None:
     from rich.table import Table
 
     console = Console()
+    unit = details["unit"]
     console.print(f"[bold]Project[/bold] {details['project']}")
-    console.print(f"  sample   {details['sample']}  (library {details['library_id']})")
-    if details["image"]:
+    if unit == "cells":
         console.print(f"  image    {details['image']}")
-    console.print(f"  spots    {details['spots']}  ({details['labelled']} labelled), genes {details['genes']}")
-    last = details["last_round"]
-    console.print(f"  rounds   {details['rounds']}" + (f" (latest {last})" if last else ""))
+        console.print(f"  nuclei   {details['nuclei']}")
+        console.print(f"  cells    {details['cells']}  ({details['labelled']} labelled)")
+        console.print(f"  regions  {details['regions']}")
+    else:
+        console.print(f"  sample   {details['sample']}  (library {details['library_id']})")
+        if details["image"]:
+            console.print(f"  image    {details['image']}")
+        genes = f", genes {details['genes']}" if details["genes"] else " (morphology only: no counts)"
+        console.print(f"  spots    {details['spots']}  ({details['labelled']} labelled){genes}")
+        last = details["last_round"]
+        console.print(f"  rounds   {details['rounds']} with a model" + (f" (latest {last})" if last else ""))
     if details["features"]:
         blocks = ", ".join(f"{key} {rows} x {dim}" for key, (rows, dim) in details["features"].items())
         console.print(f"  features {blocks}")
     table = Table(title="Classes", show_edge=False)
     table.add_column("class")
-    table.add_column("labelled spots", justify="right")
+    table.add_column(f"labelled {unit}", justify="right")
     for name, count in details["classes"].items():
         table.add_row(name, str(count))
-    table.add_row("(unlabelled)", str(details["spots"] - details["labelled"]), style="dim")
+    table.add_row("(unlabelled)", str(details[unit] - details["labelled"]), style="dim")
     console.print(table)
     if details["annotators"]:
-        console.print(
-            "  annotators " + ", ".join(f"{who} ({n} labels)" for who, n in details["annotators"].items())
-        )
+        console.print("  annotators " + ", ".join(f"{who} ({n} labels)" for who, n in details["annotators"].items()))
 
 
 @main.command()

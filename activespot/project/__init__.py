@@ -4,7 +4,15 @@ from typing import Any
 
 from ._project import Project, Round, RoundBusyError, default_annotator
 from ._store import LabelStore, Suggestion, check_class_name
-from ._workload import annotator_workload, queue_table, review_table, round_class_counts, round_history
+from ._workload import (
+    annotator_workload,
+    label_givers,
+    queue_table,
+    review_table,
+    round_class_counts,
+    round_history,
+    workload,
+)
 
 # The round functions need the model (torch) and the strategies (scikit-learn): imported on first
 # use, so that commands which only read the project (info, features when up to date) start fast.
@@ -31,6 +39,7 @@ __all__ = [
     "annotator_workload",
     "check_class_name",
     "default_annotator",
+    "label_givers",
     "project_blocks",
     "queue_table",
     "review_table",
@@ -39,4 +48,5 @@ __all__ = [
     "round_settings",
     "run_round",
     "suggest",
+    "workload",
 ]

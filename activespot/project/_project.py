@@ -550,29 +550,46 @@ class Project:
 
     # -- summaries ----------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        """Sample, spots, classes with counts, rounds and annotators, as plain data."""
-        labels = self.labels()
-        counts = labels.value_counts()
-        events = self.store.events()
+        """What the project holds, as plain data: the numbers ``activespot info`` and the app show.
+
+        One definition per number: ``labelled`` counts current labels (after undo), ``classes``
+        the current labels per class, ``annotators`` the current labels each annotator gave (they
+        add up to ``labelled``; see :func:`~activespot.project.label_givers`), ``rounds`` the rounds
+        that hold a model (of ``MODEL_ROUND_KINDS``: trained or transferred, not the first query).
+        A cell project speaks of ``cells``, its ``nuclei`` and the ``regions`` annotated; a Visium
+        project of ``spots``, its ``sample``, ``library_id`` and ``genes``.
+        """
+        from ._workload import label_givers
+
+        givers = label_givers(self.store)
+        counts = givers[K.COL_LABEL].value_counts()
+        annotators = givers.groupby(K.COL_ANNOTATOR).size()
         rounds = self.store.rounds()
-        annotators = (
-            events.loc[events["source"] != K.SOURCE_UNDO].groupby("annotator").size().to_dict() if len(events) else {}
+        details: dict[str, Any] = {"project": str(self.path), "kind": self.sample.kind, "image": self.sample.image}
+        if self.sample.kind == K.SAMPLE_KIND_CELLS:
+            details["nuclei"] = self.sample.nuclei or "found by the built-in detector"
+            details["unit"] = "cells"
+            details["cells"] = self.sample.n_spots
+            details["regions"] = int((rounds[K.ROUND_KIND_COLUMN] == K.CELL_ROUND_KIND).sum())
+        else:
+            models = rounds[rounds[K.ROUND_KIND_COLUMN].isin(K.MODEL_ROUND_KINDS)]
+            details["sample"] = self.sample.visium
+            details["library_id"] = self.sample.library_id
+            details["unit"] = "spots"
+            details["spots"] = self.sample.n_spots
+            details["genes"] = self.sample.n_genes
+            details["rounds"] = len(models)
+            details["last_round"] = int(models["round"].max()) if len(models) else None
+        details.update(
+            {
+                "labelled": len(givers),
+                "classes": {name: int(counts.get(name, 0)) for name in self.store.classes()},
+                "events": len(self.store.events()),
+                "annotators": {str(k): int(v) for k, v in annotators.items()},
+                "features": (self.stored_features() or {}).get(K.FEATURES_SHAPES_KEY, {}),
+            }
         )
-        return {
-            "project": str(self.path),
-            "sample": self.sample.visium,
-            "library_id": self.sample.library_id,
-            "image": self.sample.image,
-            "spots": self.sample.n_spots,
-            "genes": self.sample.n_genes,
-            "labelled": len(labels),
-            "classes": {name: int(counts.get(name, 0)) for name in self.store.classes()},
-            "rounds": len(rounds),
-            "last_round": int(rounds["round"].max()) if len(rounds) else None,
-            "events": len(events),
-            "annotators": {str(k): int(v) for k, v in annotators.items()},
-            "features": (self.stored_features() or {}).get(K.FEATURES_SHAPES_KEY, {}),
-        }
+        return details
 
     def round(self, number: int) -> Round | None:
         """Registered round ``number`` after checking its files against its manifest, or ``None`` if damaged.

@@ -19,9 +19,110 @@ if TYPE_CHECKING:
     from ._project import Project
     from ._store import LabelStore
 
-__all__ = ["annotator_workload", "queue_table", "review_table", "round_class_counts", "round_history"]
+__all__ = [
+    "annotator_workload",
+    "label_givers",
+    "queue_table",
+    "review_table",
+    "round_class_counts",
+    "round_history",
+    "workload",
+]
 
 _IDLE_MINUTES = 10.0  # a pause longer than this ends a working session (not counted as labelling time)
+_GROUPS = {"annotator": K.COL_ANNOTATOR, "region": K.COL_ROUND, "all": None}  # `by` of workload()
+_GIVEN = (K.SOURCE_MANUAL, K.SOURCE_ACCEPTED, K.SOURCE_CORRECTED)  # labels given in the tool (suggestions shown)
+
+
+def _standing_events(store: LabelStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(every event, the label events that still stand): undo events and events of undone actions left out."""
+    events = store.events()
+    actions = store.actions()
+    undone = set(actions[K.COL_UNDOES].dropna().astype(int)) if len(actions) else set()
+    standing = events[(events[K.COL_SOURCE] != K.SOURCE_UNDO) & ~events[K.COL_ACTION_ID].isin(undone)]
+    return events, standing
+
+
+def label_givers(store: LabelStore) -> pd.DataFrame:
+    """Every current label with the event that gave it: the one definition of "labelled" and "whose label".
+
+    A current label (:meth:`LabelStore.current_labels`, after undo, renames and merges) belongs to
+    the newest event of its item that still stands: not an undo, not part of an undone action.
+    (An item whose every label action was undone, yet which an undo restored to a label, keeps
+    the undo's annotator.) So the labels per annotator add up to the labelled items.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``item``; columns ``label`` (current), ``annotator``, ``source`` and ``round`` of the
+        giving event.
+    """
+    events, standing = _standing_events(store)
+    current = store.current_labels()
+    columns = [K.COL_ANNOTATOR, K.COL_SOURCE, K.COL_ROUND]
+    newest = standing.drop_duplicates(K.COL_ITEM, keep="last").set_index(K.COL_ITEM)[columns]
+    fallback = events.drop_duplicates(K.COL_ITEM, keep="last").set_index(K.COL_ITEM)[columns]
+    givers = newest.reindex(current.index).combine_first(fallback.reindex(current.index))[columns]
+    givers.insert(0, K.COL_LABEL, current)
+    givers.index.name = K.COL_ITEM
+    return givers
+
+
+def workload(store: LabelStore, *, by: str = "annotator") -> pd.DataFrame:
+    """Labels, suggestions shown, accepted and corrected per annotator, per region or overall; undo taken back.
+
+    The one workload definition (spot projects' Workload page, the cells page, ``cells workload``):
+    an undone action counts nowhere, and ``workload`` is corrected / suggestions shown.
+
+    Parameters
+    ----------
+    store
+        A project's label journal.
+    by
+        ``"annotator"``, ``"region"`` (the round a label was given in) or ``"all"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group (index ``annotator``, ``region`` or ``all``) with ``labels`` (current
+        labels given, see :func:`label_givers`), ``manual``, ``accepted``, ``corrected``,
+        ``imported`` (events of actions not undone), ``undone`` (events of undone actions),
+        ``suggestions_shown`` (manual, accepted or corrected events given with the model's
+        suggestion on screen), ``acceptance`` (accepted / shown), ``workload`` (corrected / shown)
+        and ``workload_reduction`` (1 − workload); ratios are ``NaN`` when nothing was shown.
+    """
+    if by not in _GROUPS:
+        msg = f"`by` must be one of {', '.join(_GROUPS)}; got {by!r}."
+        raise ValueError(msg)
+    events, standing = _standing_events(store)
+    taken_back = events[(events[K.COL_SOURCE] != K.SOURCE_UNDO) & ~events[K.COL_ID].isin(standing[K.COL_ID])]
+
+    def group(table: pd.DataFrame) -> pd.Series:
+        if _GROUPS[by] is None:
+            return pd.Series("all", index=table.index)
+        return table[_GROUPS[by]].fillna(-1).astype(int) if by == "region" else table[_GROUPS[by]]
+
+    sources = [K.SOURCE_MANUAL, K.SOURCE_ACCEPTED, K.SOURCE_CORRECTED, K.SOURCE_IMPORTED]
+    table = pd.crosstab(group(standing), standing[K.COL_SOURCE]).reindex(columns=sources, fill_value=0)
+    shown = standing[standing[K.COL_SOURCE].isin(_GIVEN) & standing[K.COL_SUGGESTED_LABEL].notna()]
+    givers = label_givers(store)
+    counts = {
+        "labels": givers.groupby(group(givers)).size(),
+        "undone": taken_back.groupby(group(taken_back)).size(),
+        "suggestions_shown": shown.groupby(group(shown)).size(),
+    }
+    index = table.index.union(counts["labels"].index).union(counts["undone"].index)
+    table = table.reindex(index, fill_value=0)
+    for name, values in counts.items():
+        table[name] = values.reindex(index).fillna(0).astype(int)
+    seen = table["suggestions_shown"].where(table["suggestions_shown"] > 0)
+    table["acceptance"] = table[K.SOURCE_ACCEPTED] / seen
+    table["workload"] = table[K.SOURCE_CORRECTED] / seen
+    table["workload_reduction"] = 1.0 - table["workload"]
+    table.index.name = by
+    table.columns.name = None
+    order = ["labels", *sources, "undone", "suggestions_shown", "acceptance", "workload", "workload_reduction"]
+    return table[order]
 
 
 def queue_table(
@@ -98,7 +199,7 @@ def review_table(project: Project, *, predictions: pd.DataFrame | None = None) -
 
 
 def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.DataFrame:
-    """One row per trained round: labels used, predictions changed, seconds and (with ``truth``) accuracy.
+    """One row per model round (trained or transferred): labels used, changes, seconds and (with ``truth``) accuracy.
 
     Parameters
     ----------
@@ -111,8 +212,9 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
     Returns
     -------
     pandas.DataFrame
-        Columns ``round``, ``created_at``, ``n_labels``, ``changed`` (predictions that differ from
-        the round before; ``NaN`` for the first), ``seconds`` (training), ``minutes`` (wall time
+        Columns ``round``, ``kind`` (one of ``MODEL_ROUND_KINDS``), ``created_at``, ``n_labels``
+        (the labels the model was trained on), ``changed`` (predictions that differ from the round
+        before; ``NaN`` for the first), ``seconds`` (training), ``minutes`` (wall time
         since the round before was saved: the annotation time of this round) and ``accuracy``
         (``NaN`` without truth).
     """
@@ -123,7 +225,7 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
         created = pd.Timestamp(row.created_at)
         minutes = np.nan if previous is None else (created - previous).total_seconds() / 60
         previous = created
-        if info.get("kind") != K.ROUND_KIND_TRAINED:
+        if getattr(row, K.ROUND_KIND_COLUMN) not in K.MODEL_ROUND_KINDS:
             continue
         accuracy = np.nan
         if truth is not None and len(truth):
@@ -136,74 +238,62 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
         rows.append(
             {
                 "round": int(row.round),
+                "kind": getattr(row, K.ROUND_KIND_COLUMN),
                 "created_at": created,
-                "n_labels": int(info.get("n_labels", row.n_labels)),
+                "n_labels": int(info.get("n_labels", info.get("n_source_labels", row.n_labels))),
                 "changed": np.nan if info.get("changed") is None else float(info["changed"]),
                 "seconds": float(info.get("seconds", np.nan)),
                 "minutes": minutes,
                 "accuracy": accuracy,
             }
         )
-    columns = ["round", "created_at", "n_labels", "changed", "seconds", "minutes", "accuracy"]
+    columns = ["round", "kind", "created_at", "n_labels", "changed", "seconds", "minutes", "accuracy"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def round_class_counts(project: Project) -> pd.DataFrame:
-    """Class counts per trained round, long form: ``round``, ``class``, ``kind`` (labelled/predicted), ``count``."""
+    """Class counts per model round, long form: ``round``, ``class``, ``kind`` (labelled/predicted), ``count``.
+
+    A transferred round's labelled counts are the source project's labels it was trained on.
+    """
     rows = []
     for row in project.store.rounds().itertuples():
-        info = json.loads(row.info) if row.info else {}
-        if info.get("kind") != K.ROUND_KIND_TRAINED:
+        if getattr(row, K.ROUND_KIND_COLUMN) not in K.MODEL_ROUND_KINDS:
             continue
-        for kind, key in (("labelled", "label_counts"), ("predicted", "predicted_counts")):
-            for name, count in (info.get(key) or {}).items():
+        info = json.loads(row.info) if row.info else {}
+        labelled = info.get("label_counts") or info.get("source_label_counts")
+        for kind, counts in (("labelled", labelled), ("predicted", info.get("predicted_counts"))):
+            for name, count in (counts or {}).items():
                 rows.append({"round": int(row.round), "class": str(name), "kind": kind, "count": int(count)})
     return pd.DataFrame(rows, columns=["round", "class", "kind", "count"])
 
 
 def annotator_workload(store: LabelStore, *, idle_minutes: float = _IDLE_MINUTES) -> pd.DataFrame:
-    """Per annotator: labels by source, suggestions shown and taken, active time and labels per minute.
+    """Per annotator: :func:`workload` with active time and labels per minute.
 
     A suggestion counts as shown when the event stored one (the app stores the model's prediction
     with every label given while it was on screen). Active time adds the gaps between an
-    annotator's consecutive events that are shorter than ``idle_minutes``, so a lunch break does
-    not lower the rate.
+    annotator's consecutive actions (undone ones too: the time was spent) that are shorter than
+    ``idle_minutes``, so a lunch break does not lower the rate.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``annotator``; columns ``labels`` (events other than undo), ``manual``, ``accepted``,
-        ``corrected``, ``imported``, ``undo``, ``suggestions_shown``, ``acceptance``
-        (accepted / shown), ``active_minutes`` and ``labels_per_minute`` (``NaN`` when no time
-        elapsed between labels, e.g. a single import).
+        Index ``annotator``; the columns of :func:`workload`, then ``active_minutes`` and
+        ``labels_per_minute`` (manual, accepted and corrected labels that stand per active minute;
+        ``NaN`` when no time elapsed between labels, e.g. a single import).
     """
+    table = workload(store, by="annotator")
     events = store.events()
-    columns = [
-        "labels",
-        *[s for s in K.LABEL_SOURCES],
-        "suggestions_shown",
-        "acceptance",
-        "active_minutes",
-        "labels_per_minute",
-    ]
-    if events.empty:
-        return pd.DataFrame(columns=columns, index=pd.Index([], name="annotator"))
-    events["created_at"] = pd.to_datetime(events["created_at"], format="ISO8601")
-    by_source = events.pivot_table(index="annotator", columns="source", values="id", aggfunc="count", fill_value=0)
-    table = by_source.reindex(columns=list(K.LABEL_SOURCES), fill_value=0).astype(int)
-    table["labels"] = table.drop(columns=K.SOURCE_UNDO).sum(axis=1)
-    table["suggestions_shown"] = events[events["suggested_label"].notna()].groupby("annotator").size()
-    table["suggestions_shown"] = table["suggestions_shown"].fillna(0).astype(int)
-    shown = table["suggestions_shown"].where(table["suggestions_shown"] > 0)
-    table["acceptance"] = table[K.SOURCE_ACCEPTED] / shown
+    events = events[events[K.COL_SOURCE] != K.SOURCE_UNDO]
+    times = pd.to_datetime(events[K.COL_CREATED_AT], format="ISO8601")
     minutes = {}
-    for who, own in events[events["source"] != K.SOURCE_UNDO].groupby("annotator"):
-        gaps = own.drop_duplicates("action_id")["created_at"].sort_values().diff().dt.total_seconds().div(60)
+    for who, own in times.groupby(events[K.COL_ANNOTATOR]):
+        gaps = own[~events.loc[own.index, K.COL_ACTION_ID].duplicated()].sort_values().diff().dt.total_seconds()
+        gaps = gaps.div(60)
         minutes[who] = float(gaps[gaps <= idle_minutes].sum())
-    table["active_minutes"] = pd.Series(minutes).reindex(table.index).fillna(0.0)
+    table["active_minutes"] = pd.Series(minutes, dtype=float).reindex(table.index).fillna(0.0)
     # Labels given one by one: the first action of a session has no measured time before it.
-    manual_like = table[[K.SOURCE_MANUAL, K.SOURCE_ACCEPTED, K.SOURCE_CORRECTED]].sum(axis=1)
-    table["labels_per_minute"] = manual_like / table["active_minutes"].where(table["active_minutes"] > 0)
-    table.index.name = "annotator"
-    table.columns.name = None
-    return table[columns]
+    given = table[list(_GIVEN)].sum(axis=1)
+    table["labels_per_minute"] = given / table["active_minutes"].where(table["active_minutes"] > 0)
+    return table

@@ -10,11 +10,16 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from activespot import _constants as K
 from activespot.app import _state as S
+from activespot.app import app_script
+from activespot.app._data import page_file
 from activespot.project import Project
 from tests.conftest import DLPFC
+from tests.transfer.conftest import subsets, truth  # noqa: F401  (fixtures of the transferred project)
 
-APP = Path(__file__).resolve().parents[2] / "app.py"
+APP = app_script()  # the packaged entry point (what `activespot app` serves)
+CHECKOUT_APP = Path(__file__).resolve().parents[2] / "app.py"  # `streamlit run app.py`: runs the same main()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ANNOTATOR = "Dr. Ada"
 
@@ -45,6 +50,34 @@ def demo_project(demo_template, tmp_path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def transferred_template(tmp_path_factory, subsets, truth) -> Path:  # noqa: F811  (fixtures imported above)
+    """What ``activespot transfer`` makes: a project whose only round is of kind ``transferred``; never changed."""
+    from activespot.transfer import transfer_labels
+
+    folder = tmp_path_factory.mktemp("transferred")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "lowres image only"
+        source = Project.create(folder / "source", visium=subsets["151673"], annotator="source")
+        small = {"features": {"n_top_genes": 300, "n_pcs": 20, "context_rings": 1}, "model": {"epochs": 20}}
+        source.save_config(source.config.updated(small))
+        labels = truth["151673"].reindex(source.barcodes).dropna()
+        source.add_labels(labels.to_dict(), annotator="source", source=K.SOURCE_IMPORTED)
+        summary = transfer_labels(
+            source, subsets["151674"], out=folder / "target", harmony=False, ensemble=1, progress=False
+        )
+    source.close()
+    return summary.project
+
+
+@pytest.fixture
+def transferred_project(transferred_template, tmp_path) -> Path:
+    """A private copy of the transferred project (the app may write to it)."""
+    target = tmp_path / "transferred"
+    shutil.copytree(transferred_template, target)
+    return target
+
+
 def journal(path: Path) -> pd.DataFrame:
     """The events of a project's label journal."""
     project = Project.open(path)
@@ -61,6 +94,6 @@ def open_app(project: Path, *, annotator: str = ANNOTATOR, page: str | None = No
     app.session_state[S.ANNOTATOR] = annotator
     app.run()
     if page:
-        app.switch_page(f"activespot/app/pages/{page}.py").run()
+        app.switch_page(page_file(page)).run()
     assert not app.exception, app.exception
     return app

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from activespot import _constants as K
 from activespot.app import _data as D
 from activespot.app import _state as S
+from activespot.app._data import page_file
 from activespot.app._queue import GALLERY_SIZE, _gallery_page
 from activespot.project import Project
 
-from .conftest import ANNOTATOR, APP, journal, open_app
+from .conftest import ANNOTATOR, APP, CHECKOUT_APP, journal, open_app
 
 # the pages of a Visium project
 PAGES = ["overview", "queue", "review", "tissue", "rounds", "workload", "agreement", "classes", "files"]
@@ -20,9 +22,21 @@ def test_every_page_shows_without_errors(demo_project):
     app = open_app(demo_project)
     assert {m.label: m.value for m in app.metric}["Spots"] == "3,639"
     for page in PAGES:
-        app.switch_page(f"activespot/app/pages/{page}.py").run()
+        app.switch_page(page_file(page)).run()
         assert not app.exception, (page, app.exception)
         assert app.title, page
+
+
+def test_the_checkout_app_py_runs_the_packaged_app(demo_project):
+    app = AppTest.from_file(str(CHECKOUT_APP), default_timeout=60)
+    app.session_state[S.PROJECT_PATH] = str(demo_project)
+    app.session_state[S.ANNOTATOR] = ANNOTATOR
+    app.run()
+    assert not app.exception, app.exception
+    assert {m.label: m.value for m in app.metric}["Spots"] == "3,639"
+    app.switch_page(page_file("queue")).run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Queue"
 
 
 def test_app_without_a_project_asks_for_one():
@@ -99,10 +113,30 @@ def test_gallery_pages_cover_the_queue_in_fixed_chunks():
     assert _gallery_page([], None) == []
 
 
-def test_without_a_name_nothing_can_be_labelled(demo_project):
-    app = open_app(demo_project, annotator="", page="queue")
-    assert app.button(key=S.class_button_key(0)).disabled
+@pytest.mark.parametrize(
+    ("page", "buttons"),
+    [
+        ("queue", [S.class_button_key(0), S.QUEUE_UNDO]),
+        ("review", [S.REVIEW_ACCEPT_TOP, S.REVIEW_UNDO]),
+        ("classes", [S.CLASSES_ADD, S.CLASSES_RENAME]),
+    ],
+)
+def test_without_a_name_nothing_can_be_labelled(demo_project, page, buttons):
+    app = open_app(demo_project, annotator="", page=page)
+    assert all(app.button(key=key).disabled for key in buttons)
     assert any("name" in w.value for w in app.warning)
+
+
+def test_without_a_name_an_import_says_so_and_stores_nothing(demo_project):
+    app = open_app(demo_project, annotator="", page="files")
+    barcode = Project.open(demo_project).barcodes[0]
+    app.file_uploader(key=S.FILES_UPLOAD).set_value(("x.csv", f"Barcode,Layer\n{barcode},L2\n".encode(), "text/csv"))
+    app.run()
+    before = len(journal(demo_project))
+    app.button(key=S.FILES_IMPORT).click().run()
+    assert not app.exception
+    assert "Enter your name" in app.error[0].value
+    assert len(journal(demo_project)) == before
 
 
 def test_accept_and_correct_predictions_keep_the_suggestion(demo_project):
@@ -207,11 +241,38 @@ def test_heavy_objects_are_loaded_once_per_project(demo_project):
     loads = D.LOADS.copy()
     for _ in range(3):
         app.button(key=S.QUEUE_SKIP).click().run()
-    app.switch_page("activespot/app/pages/tissue.py").run()
-    app.switch_page("activespot/app/pages/queue.py").run()
+    app.switch_page(page_file("tissue")).run()
+    app.switch_page(page_file("queue")).run()
     assert not app.exception
     assert D.LOADS["sample"] == loads["sample"]
     assert D.LOADS["predictions"] == loads["predictions"]
     assert D.LOADS["patches"] == loads["patches"]
     assert D.LOADS["image"] <= loads["image"] + 1  # the tissue image is built once, on first use
     assert path in D._READY
+
+
+def test_without_a_name_the_cells_page_asks_for_it_and_a_click_on_a_class_stores_nothing(cell_project):
+    """Issue 18, bug 12: no ``ValueError: an annotator name is required`` traceback, no page gone."""
+    from activespot.cells import latest_cell_round, load_cells
+
+    app = open_app(cell_project.path, annotator="")  # the first run chooses the first region
+    assert any("Enter your name" in w.value for w in app.warning)
+    current = latest_cell_round(Project.open(cell_project.path))
+    cell = str(load_cells(cell_project).obs_names[current.region.cells[0]])
+    app.session_state["cells_region_0"] = {"selection": {"cell": [{K.CELL_ID: cell}]}}
+    app.run()
+    assert all(app.button(key=key).disabled for key in ("cells_set_0", "cells_set_1", "cells_save", "cells_accept_all"))
+
+    # The name cleared in the sidebar in the same run as a class is clicked (what the browser sends
+    # when the name is emptied and a button pressed before the page has redrawn).
+    app = open_app(cell_project.path)
+    app.session_state["cells_region_0"] = {"selection": {"cell": [{K.CELL_ID: cell}]}}
+    app.run()
+    before = len(journal(cell_project.path))
+    app.text_input(key=S.ANNOTATOR).set_value("")
+    app.button(key="cells_set_0").click().run()
+    assert not app.exception, app.exception
+    assert any("Enter your name" in w.value for w in app.warning)
+    assert app.title[0].value == "Cells"
+    assert "Workload reduction" in {m.label for m in app.metric}  # the rest of the page is still there
+    assert len(journal(cell_project.path)) == before

@@ -4,16 +4,23 @@ Spots: labels a spot from the queue, accepts a prediction, trains a round, downl
 as a Loupe CSV. Cells: corrects a nucleus by clicking it on the region picture, accepts the
 region's other suggestions. Both check what the journal recorded. Screenshots go to
 ``test-artifacts/``.
+
+Every step waits on the app's state, never on time: after a click, on the journal entry it must
+write (:func:`stored`) or on the page element it must change, then on the run to end
+(:func:`settle`). Right after a click Streamlit can still report "not running" (the rerun has
+not reached the server yet), so a journal read then could come too early on a loaded machine.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from activespot.app._server import HEADLESS_CHROMIUM_ARGS, start_app_server
@@ -76,11 +83,37 @@ def page():
 
 
 def settle(page) -> None:
-    """Wait until Streamlit has finished the current run, then fail on any exception shown."""
+    """Wait until Streamlit has finished the current run, then fail on any exception shown.
+
+    Only after waiting for what an action changes: measured under load, the page still said
+    ``notRunning`` right after "Accept all" was clicked, this returned in 0.09 s, and the journal
+    then held none of the accepted labels, which arrived 0.4 s later (issue 18, bug 15).
+    """
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
     exceptions = page.locator('[data-testid="stException"]')
     if exceptions.count():
         pytest.fail("the page shows a Streamlit exception:\n" + exceptions.first.inner_text())
+
+
+def stored(project: Path, expected: Callable[[pd.DataFrame], bool], *, what: str, timeout: float = 60) -> pd.DataFrame:
+    """The journal of ``project`` once ``expected(events)`` holds; fails saying ``what`` was not stored in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = journal(project)
+        if expected(events):
+            return events
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not in the journal within {timeout} s; last events:\n{events.tail(5)}")
+        time.sleep(0.2)
+
+
+def name_yourself(page) -> None:
+    """Type the annotator's name; done once the app has put it in the page address."""
+    name = page.locator(".st-key-annotator input")
+    name.fill(ANNOTATOR)
+    name.press("Enter")
+    page.wait_for_url("**annotator=*")
+    settle(page)
 
 
 def shot(page, name: str) -> None:
@@ -102,10 +135,7 @@ def test_label_accept_round_and_download_in_a_real_browser(page, app_url, demo_p
     shot(page, "1_overview")
 
     # The annotator types a name once; it stays in the page address.
-    name = page.locator(".st-key-annotator input")
-    name.fill(ANNOTATOR)
-    name.press("Enter")
-    settle(page)
+    name_yourself(page)
 
     # Queue: label the focused spot with one click.
     goto(page, "Queue")
@@ -116,10 +146,11 @@ def test_label_accept_round_and_download_in_a_real_browser(page, app_url, demo_p
     button = page.locator(".st-key-queue_label_0 button")
     chosen = button.inner_text().strip().splitlines()[0]
     button.click()
-    settle(page)
+    stored(demo_project, lambda e: ((e["annotator"] == ANNOTATOR) & (e["item"] == barcode)).any(), what="the label")
     page.wait_for_function(
         "([b]) => !document.querySelector('.st-key-queue_focus h4')?.innerText.includes(b)", arg=[barcode]
     )
+    settle(page)
     assert progress.inner_text() != before
     shot(page, "2_queue")
 
@@ -128,8 +159,10 @@ def test_label_accept_round_and_download_in_a_real_browser(page, app_url, demo_p
     top_n = page.locator(".st-key-review_top_n input")
     top_n.fill("1")
     top_n.press("Enter")
+    page.wait_for_function("() => document.querySelector('.st-key-review_top_n input')?.value === '1'")
     settle(page)
     page.locator(".st-key-review_accept_top button").click()
+    stored(demo_project, lambda e: ((e["annotator"] == ANNOTATOR) & (e["source"] == "accepted")).any(), what="accept")
     page.locator('[data-testid="stToast"]', has_text="accepted").wait_for()
     settle(page)
     shot(page, "3_review")
@@ -144,8 +177,7 @@ def test_label_accept_round_and_download_in_a_real_browser(page, app_url, demo_p
     shot(page, "4_rounds")
 
     goto(page, "Tissue")
-    page.locator('[data-testid="stDeckGlJsonChart"]').wait_for()
-    page.wait_for_timeout(1500)  # let deck.gl draw the image and the spots
+    page.locator('[data-testid="stDeckGlJsonChart"] canvas').first.wait_for()  # deck.gl draws on its canvas
     shot(page, "5_tissue")
 
     # Files: download the labels as a Loupe CSV and read it back.
@@ -180,35 +212,38 @@ def test_click_a_nucleus_to_correct_it_then_accept_the_region_in_a_real_browser(
     page.goto(cells_app_url)
     settle(page)
     page.get_by_role("heading", name="Cells").wait_for()
-    name = page.locator(".st-key-annotator input")
-    name.fill(ANNOTATOR)
-    name.press("Enter")
-    settle(page)
+    name_yourself(page)
     page.get_by_text("Click a nucleus").wait_for()
-    shot(page, "cells_1_region")
 
     # Each nucleus is a ring on the picture; clicking one offers a button per class.
-    rings = page.locator('[data-testid="stVegaLiteChart"] g.mark-symbol path')
-    assert rings.count() >= 10
-    box = page.locator('[data-testid="stVegaLiteChart"]').bounding_box()
+    chart = page.locator('[data-testid="stVegaLiteChart"]')
+    rings = chart.locator("g.mark-symbol path")
+    rings.nth(9).wait_for()  # at least ten nuclei drawn
+    settle(page)
+    shot(page, "cells_1_region")
+    box = chart.bounding_box()
     centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     nearest = min(range(rings.count()), key=lambda i: _distance(rings.nth(i).bounding_box(), centre))
     rings.nth(nearest).click()  # one well inside the picture
+    chosen = page.locator("p", has_text="suggestion:").first
+    chosen.wait_for()
     settle(page)
-    chosen = page.locator("p", has_text="suggestion:").first.inner_text()
+    chosen = chosen.inner_text()
     cell = chosen.split("Cell ", 1)[1].split(" ", 1)[0]
     suggested = chosen.split("suggestion: ", 1)[1].split(" ", 1)[0]
     other = next(c for c in ("red", "blue") if c != suggested)
     shot(page, "cells_2_clicked")
     page.locator(f".st-key-cells_set_{['red', 'blue'].index(other)} button").click()
-    settle(page)
+    stored(cell_project.path, lambda e: ((e["annotator"] == ANNOTATOR) & (e["item"] == cell)).any(), what="correction")
     page.get_by_text("Click a nucleus").wait_for()
+    settle(page)
 
     page.locator(".st-key-cells_accept_all button").click()
+    mine_accepted = lambda e: ((e["annotator"] == ANNOTATOR) & (e["source"] == "accepted")).any()  # noqa: E731
+    events = stored(cell_project.path, mine_accepted, what="the accepted suggestions")
     settle(page)
     shot(page, "cells_3_accepted")
 
-    events = journal(cell_project.path)
     mine = events[events["annotator"] == ANNOTATOR]
     corrected = mine[mine["item"] == cell].iloc[0]
     assert (corrected["label"], corrected["source"], corrected["suggested_label"]) == (other, "corrected", suggested)

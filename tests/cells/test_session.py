@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from activespot import _constants as K
-from activespot.cells import cell_round, cell_workload, label_cells, latest_cell_round, needs_new_round
+from activespot.cells import cell_round, label_cells, latest_cell_round, needs_new_round
 from activespot.config import Config
 from activespot.errors import ProjectError
-from activespot.project import Project
+from activespot.project import Project, workload
 
 SMALL = {"cells": {"min_labels_per_class": 3, "retrain_every": 4, "region_px": 128, "coreset_size": 5, "max_iter": 50}}
 
@@ -59,16 +59,16 @@ def test_labels_carry_suggestion_source_and_region(project, tile):
 
     events = project.store.events()
     assert set(events.loc[events["annotator"] == "bo", "round"]) == {second.number}
-    by_annotator = cell_workload(events, by="annotator")
+    by_annotator = workload(project.store, by="annotator")
     assert by_annotator.loc["ana", "suggestions_shown"] == 0
     assert by_annotator.loc["bo", "suggestions_shown"] == 6
     assert by_annotator.loc["bo", "workload"] == pytest.approx(wrong / 6)
-    by_region = cell_workload(events, by="region")
+    by_region = workload(project.store, by="region")
     assert by_region.loc[second.number, "corrected"] == wrong
 
     # An undone action no longer counts.
     project.store.undo(annotator="bo")
-    after = cell_workload(project.store.events(), by="all", actions=project.store.actions())
+    after = workload(project.store, by="all")
     assert after.loc["all", "labels"] == 12 + 6 - counts[project.store.actions().iloc[-2]["kind"]]
 
 
@@ -80,13 +80,13 @@ def test_workload_counts_planted_journal(tmp_path):
     sugg = {c: Suggestion("a", 0.9) for c in ("c3", "c4", "c5", "c6")}
     store.add_labels({"c3": "a", "c4": "a", "c5": "a"}, annotator="x", source=K.SOURCE_ACCEPTED, suggestions=sugg)
     store.add_labels({"c6": "b"}, annotator="y", source=K.SOURCE_CORRECTED, suggestions=sugg, round_number=2)
-    table = cell_workload(store.events(), by="all")
+    table = workload(store, by="all")
     assert table.loc["all", "suggestions_shown"] == 4
     assert table.loc["all", "corrected"] == 1
     assert table.loc["all", "workload_reduction"] == pytest.approx(0.75)
-    assert cell_workload(store.events(), by="annotator").loc["y", "workload"] == 1.0
+    assert workload(store, by="annotator").loc["y", "workload"] == 1.0
     with pytest.raises(ValueError, match="annotator, region, all"):
-        cell_workload(store.events(), by="slide")
+        workload(store, by="slide")
 
 
 @pytest.mark.filterwarnings("ignore:.*lowres only")
