@@ -20,6 +20,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _constants as K
+from .._progress import progress_bar
 
 __all__ = ["cell_feature_names", "cell_features", "cell_patch_size"]
 
@@ -177,14 +178,14 @@ class _Outlines:
 
 def _describe_cells(image: Any, xy: np.ndarray, outlines: _Outlines, *, patch_px: int, progress: bool) -> np.ndarray:
     from skimage.color import rgb2hed
-    from tqdm.auto import tqdm
 
     from ..features import haematoxylin_threshold
 
     threshold = haematoxylin_threshold(image)
     rings = _ring_index(patch_px + 2 * (patch_px // 2), radius=patch_px / 2)  # every wide crop has this side
     rows = []
-    for i, (x, y) in enumerate(tqdm(xy, desc="cell descriptor", unit="cell", disable=not progress, mininterval=1.0)):
+    bar = progress_bar(xy, desc="cell descriptor", unit="cell", disable=not progress, mininterval=1.0)
+    for i, (x, y) in enumerate(bar):
         x0, y0 = round(x - patch_px / 2), round(y - patch_px / 2)
         rows_wide = slice(y0 - patch_px // 2, y0 + patch_px + patch_px // 2)
         cols_wide = slice(x0 - patch_px // 2, x0 + patch_px + patch_px // 2)
@@ -314,7 +315,6 @@ def _embed_cells(
 ) -> np.ndarray:
     import torch
     from PIL import Image
-    from tqdm.auto import tqdm
 
     from ..features import get_backbone, load_backbone
 
@@ -323,7 +323,7 @@ def _embed_cells(
     mean = torch.tensor(loaded.spec.mean).view(1, 3, 1, 1)
     std = torch.tensor(loaded.spec.std).view(1, 3, 1, 1)
     out = []
-    for start in tqdm(range(0, len(xy), batch_size), desc=f"cell patches ({backbone})", disable=not progress):
+    for start in progress_bar(range(0, len(xy), batch_size), desc=f"cell patches ({backbone})", disable=not progress):
         patches = [
             np.asarray(Image.fromarray(_crop(image, x, y, patch_px)).resize((size, size), Image.BILINEAR))
             for x, y in xy[start : start + batch_size]

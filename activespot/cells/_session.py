@@ -20,6 +20,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _constants as K
+from .._numeric import standardise
 from ..errors import ProjectError
 from ._classifier import CellClassifier
 from ._context import context_radius, neighbour_evidence, with_neighbour_evidence
@@ -180,7 +181,7 @@ def cell_round(project: Any, *, progress: bool = False, wait: bool = True, annot
             )
             n_trained = int(labelled.sum())
         else:
-            space = (features - features.mean(axis=0)) / np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
+            space = standardise(features)
         region = _unfinished_region(project, labelled)
         if region is None:
             picks = coreset_picks(space, labelled, settings.coreset_size, rng=rng)

@@ -24,6 +24,8 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _constants as K
+from .._numeric import standardise
+from .._progress import progress_bar
 from ..config import CellsConfig
 from ._classifier import CellClassifier
 from ._context import context_radius, neighbour_evidence, with_neighbour_evidence
@@ -130,7 +132,7 @@ def simulate_session(
     labelled = np.zeros(n, dtype=bool)
     classes = sorted(set(truth[pool])) if required_classes is None else list(required_classes)
     budget = int(in_pool.sum()) if max_labels is None else min(int(max_labels), int(in_pool.sum()))
-    scaled = (features - features.mean(axis=0)) / np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
+    scaled = standardise(features)
     trace = SessionTrace()
     model, trained_at, predicted, confidence = None, None, None, None
     counts: Counter[str] = Counter()
@@ -262,8 +264,6 @@ def simulate_cells(
     ``labels``, ``regions``, ``retrains``, ``control_workload_reduction``, ``required_classes``,
     the two curves and the parameters (``seed``, ``n_cells``, ``n_validation``).
     """
-    from tqdm.auto import tqdm
-
     config = config or CellsConfig()
     if K.CELL_FEATURES_KEY not in adata.obsm:
         msg = f"`adata.obsm[{K.CELL_FEATURES_KEY!r}]` is missing; run activespot.cells.cell_features first."
@@ -296,7 +296,8 @@ def simulate_cells(
     guided = simulate_session(features, truth, xy, guided=True, **common)
     control = simulate_session(features, truth, xy, guided=False, **common)
     curves = {}
-    for name, trace in tqdm({"guided": guided, "control": control}.items(), desc="effectiveness", disable=not progress):
+    sessions = {"guided": guided, "control": control}
+    for name, trace in progress_bar(sessions.items(), total=2, desc="effectiveness", disable=not progress):
         curves[name] = effectiveness_curve(
             features,
             truth,

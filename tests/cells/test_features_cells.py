@@ -57,3 +57,14 @@ def test_pixels_past_the_image_edge_do_not_count(tile, tmp_path):
     inner = ["h_radial0", "h_radial1", "e_radial0"]
     np.testing.assert_allclose(edge[inner], whole[inner], rtol=1e-5)
     assert edge["pale_within_1.0"] <= whole["pale_within_1.0"] + 0.15
+
+
+def test_progress_in_a_log_is_a_few_plain_lines(tile, capsys):
+    """Written to a file rather than a terminal, the descriptor's bar gives whole lines, not a redraw per cell."""
+    adata = read_cells(tile["image"], tile["mask"])
+    cell_features(adata, patch_px=40, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [line for line in err.splitlines() if "cell descriptor" in line]
+    assert 1 <= len(lines) <= 3
+    assert f"{adata.n_obs}/{adata.n_obs}" in lines[-1]
