@@ -20,12 +20,11 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _constants as K
-from .._numeric import standardise
 from ..errors import ProjectError
-from ._classifier import CellClassifier
-from ._context import context_radius, neighbour_evidence, with_neighbour_evidence
+from ._context import context_radius
 from ._features import cell_feature_names, cell_features, cell_patch_size
-from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
+from ._guide import Region, annotation_order, should_retrain, suggestions_ready
+from ._suggest import next_region, suggest_cells
 
 __all__ = [
     "CellRound",
@@ -152,43 +151,32 @@ def cell_round(project: Any, *, progress: bool = False, wait: bool = True, annot
             raise ProjectError(msg)
         rng = np.random.default_rng(settings.seed + number)
         suggestions = pd.DataFrame(columns=["label", "confidence", "shown"], index=pd.Index([], name=K.CELL_ID))
-        n_trained = 0
+        n_trained, model = 0, None
         known = labels[labelled]
+        xy = np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=float)
         if known.nunique() >= 2:
-            model = CellClassifier(
-                settings.hidden,
-                n_layers=settings.n_layers,
-                alpha=settings.alpha,
-                max_iter=settings.max_iter,
-                random_state=settings.seed,
-            ).fit(features[labelled], known.to_numpy(str))
-            probs = model.predict_proba(features)
-            evidence = neighbour_evidence(
-                adata.obsm[K.SPATIAL_KEY],
+            suggested = suggest_cells(
+                features,
+                xy,
                 np.flatnonzero(labelled),
-                known.to_numpy(str),
-                classes=model.classes_,
+                labels=known.to_numpy(str),
+                config=settings,
                 radius=context_radius(adata, settings),
+                random_state=settings.seed,
             )
-            probs = with_neighbour_evidence(probs, evidence)
-            space = model.embed(features)
+            model = suggested.model
             shown = suggestions_ready(
                 known.value_counts().to_dict(), _required_classes(project), min_per_class=settings.min_labels_per_class
             )
             suggestions = pd.DataFrame(
-                {"label": model.classes_[probs.argmax(axis=1)], "confidence": probs.max(axis=1), "shown": shown},
+                {"label": suggested.labels, "confidence": suggested.confidence, "shown": shown},
                 index=pd.Index(adata.obs_names, name=K.CELL_ID),
             )
             n_trained = int(labelled.sum())
-        else:
-            space = standardise(features)
         region = _unfinished_region(project, labelled)
         if region is None:
-            picks = coreset_picks(space, labelled, settings.coreset_size, rng=rng)
             shape = tuple(adata.uns[K.CELLS_UNS_KEY]["image_shape"])
-            region = choose_region(
-                adata.obsm[K.SPATIAL_KEY], picks, size=settings.region_px, image_shape=shape, unlabelled=~labelled
-            )
+            region = next_region(features, xy, labelled, model=model, config=settings, image_shape=shape, rng=rng)
         if len(suggestions):
             region = replace(region, cells=tuple(annotation_order(region.cells, suggestions["confidence"].to_numpy())))
         info = {
