@@ -22,7 +22,7 @@ from anndata import AnnData
 from .. import _constants as K
 from ..errors import ProjectError
 from ._context import context_radius
-from ._features import cell_feature_names, cell_features, cell_patch_size
+from ._features import cell_features, cell_patch_size, check_cell_backbone
 from ._guide import Region, annotation_order, should_retrain, suggestions_ready
 from ._suggest import next_region, suggest_cells
 
@@ -37,8 +37,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_FEATURES_FILE = "cells_features.npz"
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ class CellRound:
 
 
 def load_cells(project: Any, *, progress: bool = False) -> AnnData:
-    """The project's cells with ``obsm['X_cell']``, computed once and cached in the project's features/ folder.
+    """The project's cells with ``obsm['X_cell']``, computed once per input and cached in the project's features/.
 
     Parameters
     ----------
@@ -81,35 +79,17 @@ def load_cells(project: Any, *, progress: bool = False) -> AnnData:
     if K.CELL_FEATURES_KEY in adata.obsm:
         return adata
     settings = project.config.cells
+    check_cell_backbone(settings.backbone, source=project.path / K.PROJECT_FILE)
     patch = cell_patch_size(adata, patch_px=settings.patch_px, patch_um=settings.patch_um)
-    cache = project.features_dir / _FEATURES_FILE
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as stored:
-            same = (
-                list(stored["cells"]) == list(adata.obs_names)
-                and str(stored["backbone"]) == settings.backbone
-                and int(stored["patch_px"]) == patch
-                # A descriptor from an older activespot has other columns: describe the cells again.
-                and (settings.backbone != K.DESCRIPTOR_BACKBONE or _stored_columns(stored) == cell_feature_names())
-            )
-            if same:
-                adata.obsm[K.CELL_FEATURES_KEY] = stored["features"]
-                return adata
-    cell_features(adata, patch_px=patch, backbone=settings.backbone, weights=settings.weights, progress=progress)
-    project.features_dir.mkdir(exist_ok=True)
-    np.savez(
-        cache,
-        features=adata.obsm[K.CELL_FEATURES_KEY],
-        cells=np.asarray(adata.obs_names, dtype=str),
-        backbone=settings.backbone,
+    cell_features(
+        adata,
         patch_px=patch,
-        columns=np.asarray(adata.uns[K.CELLS_UNS_KEY]["features"]["columns"], dtype=str),
+        backbone=settings.backbone,
+        weights=settings.weights,
+        cache_dir=project.features_dir,
+        progress=progress,
     )
     return adata
-
-
-def _stored_columns(stored: Any) -> list[str] | None:
-    return list(stored["columns"]) if "columns" in stored.files else None
 
 
 def _required_classes(project: Any) -> list[str]:
