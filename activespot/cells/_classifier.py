@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 
+from .._numeric import column_scale
+
 __all__ = ["CellClassifier"]
 
 
@@ -65,9 +67,7 @@ class CellClassifier:
         if np.unique(labels).size < 2:
             msg = f"at least two classes are needed to train; got {np.unique(labels).tolist()}."
             raise ValueError(msg)
-        self.mean_ = features.mean(axis=0)
-        self.scale_ = features.std(axis=0)
-        self.scale_[self.scale_ == 0] = 1.0
+        self.mean_, self.scale_ = column_scale(features)
         self.mlp_ = MLPClassifier(
             hidden_layer_sizes=(self.hidden,) * self.n_layers,
             solver="lbfgs",

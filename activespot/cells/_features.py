@@ -20,8 +20,9 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _constants as K
+from .._progress import progress_bar
 
-__all__ = ["cell_feature_names", "cell_features", "cell_patch_size"]
+__all__ = ["cell_feature_names", "cell_features", "cell_patch_size", "check_cell_backbone"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ _PALE = 0.8  # grey level above which a pixel is lumen, mucin or glass
 _RINGS = 8
 _RADIAL = tuple(f"{c}_radial{k}" for c in ("h", "e") for k in range(_RINGS))
 _CROWD = ("neighbours_r1", "neighbours_r2", "nn_distance_mean")
+_DESCRIPTOR_SOURCE = "none: weight-free cell descriptor"
 
 
 def cell_patch_size(adata: AnnData, *, patch_px: int = 40, patch_um: float | None = None) -> int:
@@ -63,6 +65,23 @@ def cell_patch_size(adata: AnnData, *, patch_px: int = 40, patch_um: float | Non
     return int(patch_px)
 
 
+def check_cell_backbone(name: str, *, source: str | Path) -> None:
+    """Check that ``cells.backbone`` names a backbone, blaming the settings file ``source`` when it does not.
+
+    Raises
+    ------
+    InputFileError
+        ``name`` is neither ``"descriptor"`` nor registered (the valid names are listed).
+    """
+    from ..errors import InputFileError
+    from ..features import check_backbone_name
+
+    try:
+        check_backbone_name(name)
+    except ValueError as err:
+        raise InputFileError(source, f"cells.backbone: {err}", "set cells.backbone to one of these") from None
+
+
 def cell_feature_names() -> list[str]:
     """Name of every descriptor column: shape, stain in and around the nucleus, context, radial profile, crowding."""
     return list(_SHAPE) + list(_STAIN) + list(_CONTEXT) + list(_RADIAL) + list(_CROWD)
@@ -76,6 +95,7 @@ def cell_features(
     backbone: str = K.DESCRIPTOR_BACKBONE,
     weights: str | Path | None = None,
     batch_size: int = 64,
+    cache_dir: str | Path | None = None,
     progress: bool = True,
     copy: bool = False,
 ) -> AnnData | None:
@@ -93,11 +113,16 @@ def cell_features(
     backbone
         ``"descriptor"`` (weight-free, the offline default) or a name from
         :func:`activespot.features.list_backbones`, whose embedding replaces the descriptor's
-        columns (the crowding columns are added to it as well).
+        columns (the crowding columns are added to it as well). Backbone patches go through
+        :func:`activespot.features.embed_patches`, as spots do.
     weights
         Weights of the backbone (file or Hub id).
     batch_size
         Patches per forward pass of a backbone.
+    cache_dir
+        Folder of the feature cache (a project's ``features/``); ``None`` disables it. The key is
+        every input: the image's and the instance mask's sha256, the cell ids, centroids and boxes,
+        the backbone, its weights' sha256, the patch side and the descriptor's columns.
     progress
         Show a progress bar.
     copy
@@ -106,33 +131,99 @@ def cell_features(
     Returns
     -------
     ``None``, or the new AnnData when ``copy``. Writes ``obsm['X_cell']`` (float32) and
-    ``uns['activespot_cells']['features']`` (backbone, patch size, column names).
+    ``uns['activespot_cells']['features']`` (backbone, weights and their sha256, patch size,
+    column names, cache file).
+
+    Raises
+    ------
+    ValueError
+        ``patch_px`` below 8, or an unknown backbone (the valid names are listed).
+    InputFileError
+        The weights are missing, unreadable or do not fit the backbone.
     """
+    from ..features import check_backbone_name
     from ..io import open_cell_image
 
     if patch_px < 8:
         msg = f"`patch_px` must be at least 8 pixels; got {patch_px}."
         raise ValueError(msg)
+    check_backbone_name(backbone)
     adata = adata.copy() if copy else adata
     if image is None:
-        image = open_cell_image(adata.uns[K.CELLS_UNS_KEY]["image"])
+        image = open_cell_image(adata.uns[K.CELLS_UNS_KEY][K.CELLS_IMAGE])
+    cache_dir = None if cache_dir is None else Path(cache_dir)
     xy = np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=float)
+    ids = np.asarray(adata.obs_names, dtype=str)
+    key = _inputs_key(adata, image, xy, cache_dir)
     if backbone == K.DESCRIPTOR_BACKBONE:
-        outlines = _Outlines(adata)
-        own = _describe_cells(image, xy, outlines, patch_px=patch_px, progress=progress)
-        names = list(_SHAPE) + list(_STAIN) + list(_CONTEXT) + list(_RADIAL)
+        own, info = _cached_descriptor(adata, image, xy, ids, key, patch_px=patch_px, cache_dir=cache_dir,
+                                       progress=progress)  # fmt: skip
+        names = list(info["columns"])
     else:
-        own = _embed_cells(image, xy, patch_px=patch_px, backbone=backbone, weights=weights, batch_size=batch_size,
-                           progress=progress)  # fmt: skip
+        from ..features import embed_patches, get_backbone
+
+        size = get_backbone(backbone).input_size
+        own, info = embed_patches(
+            _CellPatches(image, xy, patch_px=patch_px, size=size),
+            backbone,
+            weights=weights,
+            ids=ids,
+            key=key,
+            patch={"patch_px": int(patch_px), "input_size": size},
+            cache_dir=cache_dir,
+            batch_size=batch_size,
+            progress=progress,
+            desc=f"cell patches ({backbone})",
+        )
         names = [f"{backbone}_{i}" for i in range(own.shape[1])]
     features = np.concatenate([own, _crowding(xy, radius=patch_px)], axis=1).astype(np.float32)
     adata.obsm[K.CELL_FEATURES_KEY] = features
     names = names + list(_CROWD)
-    info = dict(adata.uns.get(K.CELLS_UNS_KEY) or {})
-    info["features"] = {"backbone": backbone, "patch_px": int(patch_px), "columns": names}
-    adata.uns[K.CELLS_UNS_KEY] = info
+    stored = dict(adata.uns.get(K.CELLS_UNS_KEY) or {})
+    provenance = {"backbone": backbone, "weights": info.get("weights"), "weights_sha256": info.get("weights_sha256"),
+                  "patch_px": int(patch_px), "columns": names, "cache_file": info.get("cache_file")}  # fmt: skip
+    stored["features"] = {name: value for name, value in provenance.items() if value is not None}
+    adata.uns[K.CELLS_UNS_KEY] = stored
     logger.info("added obsm[%r] (%d cells x %d features, %s)", K.CELL_FEATURES_KEY, *features.shape, backbone)
     return adata if copy else None
+
+
+def _inputs_key(adata: AnnData, image: Any, xy: np.ndarray, cache_dir: Path | None) -> tuple[Any, ...]:
+    """What the cells' patches depend on besides the backbone: the image, the centroids, the nuclei outlines."""
+    from ..features import cached_sha256, image_fingerprint
+
+    info = adata.uns.get(K.CELLS_UNS_KEY) or {}
+    boxes = np.asarray(adata.obsm[K.CELL_BBOX_KEY], dtype=float) if K.CELL_BBOX_KEY in adata.obsm else None
+    mask = None
+    if info.get(K.CELLS_NUCLEI_FORMAT) == "mask" and info.get(K.CELLS_NUCLEI):
+        mask = cached_sha256(info[K.CELLS_NUCLEI], cache_dir=cache_dir)
+    return (image_fingerprint(image, cache_dir=cache_dir), xy, boxes, mask)
+
+
+def _cached_descriptor(
+    adata: AnnData,
+    image: Any,
+    xy: np.ndarray,
+    ids: np.ndarray,
+    key: tuple[Any, ...],
+    *,
+    patch_px: int,
+    cache_dir: Path | None,
+    progress: bool,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The weight-free descriptor of every cell, read from or written to the feature cache."""
+    from ..features import cached_block
+
+    names = list(_SHAPE) + list(_STAIN) + list(_CONTEXT) + list(_RADIAL)
+    info: dict[str, Any] = {"backbone": K.DESCRIPTOR_BACKBONE, "weights": _DESCRIPTOR_SOURCE, "columns": names,
+                            "patch": {"patch_px": int(patch_px)}}  # fmt: skip
+
+    def describe() -> tuple[np.ndarray, dict[str, Any]]:
+        return _describe_cells(image, xy, _Outlines(adata), patch_px=patch_px, progress=progress), info
+
+    key_parts = () if cache_dir is None else (info, ids, *key)
+    stem = f"cells-{K.DESCRIPTOR_BACKBONE}"
+    return cached_block(describe, cache_dir=cache_dir, stem=stem, key_parts=key_parts, obs_names=ids)
 
 
 def _crop(image: Any, x: float, y: float, side: int) -> np.ndarray:
@@ -177,14 +268,14 @@ class _Outlines:
 
 def _describe_cells(image: Any, xy: np.ndarray, outlines: _Outlines, *, patch_px: int, progress: bool) -> np.ndarray:
     from skimage.color import rgb2hed
-    from tqdm.auto import tqdm
 
     from ..features import haematoxylin_threshold
 
     threshold = haematoxylin_threshold(image)
     rings = _ring_index(patch_px + 2 * (patch_px // 2), radius=patch_px / 2)  # every wide crop has this side
     rows = []
-    for i, (x, y) in enumerate(tqdm(xy, desc="cell descriptor", unit="cell", disable=not progress, mininterval=1.0)):
+    bar = progress_bar(xy, desc="cell descriptor", unit="cell", disable=not progress, mininterval=1.0)
+    for i, (x, y) in enumerate(bar):
         x0, y0 = round(x - patch_px / 2), round(y - patch_px / 2)
         rows_wide = slice(y0 - patch_px // 2, y0 + patch_px + patch_px // 2)
         cols_wide = slice(x0 - patch_px // 2, x0 + patch_px + patch_px // 2)
@@ -309,29 +400,21 @@ def _component_at(blobs: np.ndarray, centre: tuple[int, int], reach: int = 4) ->
     return blobs == window[rr[nearest], cc[nearest]]
 
 
-def _embed_cells(
-    image: Any, xy: np.ndarray, *, patch_px: int, backbone: str, weights: Any, batch_size: int, progress: bool
-) -> np.ndarray:
-    import torch
-    from PIL import Image
-    from tqdm.auto import tqdm
+class _CellPatches:
+    """Map-style dataset of cell patches: ``patch_px`` square around each centroid, resized to ``size``."""
 
-    from ..features import get_backbone, load_backbone
+    def __init__(self, image: Any, xy: np.ndarray, *, patch_px: int, size: int):
+        self.image, self.xy, self.patch_px, self.size = image, xy, patch_px, size
 
-    loaded = load_backbone(get_backbone(backbone), weights)
-    size = loaded.spec.input_size
-    mean = torch.tensor(loaded.spec.mean).view(1, 3, 1, 1)
-    std = torch.tensor(loaded.spec.std).view(1, 3, 1, 1)
-    out = []
-    for start in tqdm(range(0, len(xy), batch_size), desc=f"cell patches ({backbone})", disable=not progress):
-        patches = [
-            np.asarray(Image.fromarray(_crop(image, x, y, patch_px)).resize((size, size), Image.BILINEAR))
-            for x, y in xy[start : start + batch_size]
-        ]
-        batch = torch.from_numpy(np.stack(patches)).permute(0, 3, 1, 2).float().div_(255.0).sub_(mean).div_(std)
-        with torch.inference_mode():
-            out.append(loaded.embed(batch).float().numpy())
-    return np.concatenate(out).astype(np.float64)
+    def __len__(self) -> int:
+        return len(self.xy)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        from PIL import Image
+
+        x, y = self.xy[i]
+        crop = Image.fromarray(_crop(self.image, x, y, self.patch_px))
+        return np.array(crop.resize((self.size, self.size), Image.BILINEAR))  # writable, for torch
 
 
 def _crowding(xy: np.ndarray, *, radius: float) -> np.ndarray:

@@ -22,10 +22,10 @@ from anndata import AnnData
 
 from .. import _constants as K
 from ..errors import ProjectError
-from ._classifier import CellClassifier
-from ._context import context_radius, neighbour_evidence, with_neighbour_evidence
-from ._features import cell_feature_names, cell_features, cell_patch_size
-from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
+from ._context import context_radius
+from ._features import cell_features, cell_patch_size, check_cell_backbone
+from ._guide import Region, annotation_order, should_retrain, suggestions_ready
+from ._suggest import next_region, suggest_cells
 
 __all__ = [
     "CellRound",
@@ -37,8 +37,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_FEATURES_FILE = "cells_features.npz"
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ class CellRound:
 
 
 def load_cells(project: Any, *, progress: bool = False) -> AnnData:
-    """The project's cells with ``obsm['X_cell']``, computed once and cached in the project's features/ folder.
+    """The project's cells with ``obsm['X_cell']``, computed once per input and cached in the project's features/.
 
     Parameters
     ----------
@@ -81,35 +79,17 @@ def load_cells(project: Any, *, progress: bool = False) -> AnnData:
     if K.CELL_FEATURES_KEY in adata.obsm:
         return adata
     settings = project.config.cells
+    check_cell_backbone(settings.backbone, source=project.path / K.PROJECT_FILE)
     patch = cell_patch_size(adata, patch_px=settings.patch_px, patch_um=settings.patch_um)
-    cache = project.features_dir / _FEATURES_FILE
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as stored:
-            same = (
-                list(stored["cells"]) == list(adata.obs_names)
-                and str(stored["backbone"]) == settings.backbone
-                and int(stored["patch_px"]) == patch
-                # A descriptor from an older activespot has other columns: describe the cells again.
-                and (settings.backbone != K.DESCRIPTOR_BACKBONE or _stored_columns(stored) == cell_feature_names())
-            )
-            if same:
-                adata.obsm[K.CELL_FEATURES_KEY] = stored["features"]
-                return adata
-    cell_features(adata, patch_px=patch, backbone=settings.backbone, weights=settings.weights, progress=progress)
-    project.features_dir.mkdir(exist_ok=True)
-    np.savez(
-        cache,
-        features=adata.obsm[K.CELL_FEATURES_KEY],
-        cells=np.asarray(adata.obs_names, dtype=str),
-        backbone=settings.backbone,
+    cell_features(
+        adata,
         patch_px=patch,
-        columns=np.asarray(adata.uns[K.CELLS_UNS_KEY]["features"]["columns"], dtype=str),
+        backbone=settings.backbone,
+        weights=settings.weights,
+        cache_dir=project.features_dir,
+        progress=progress,
     )
     return adata
-
-
-def _stored_columns(stored: Any) -> list[str] | None:
-    return list(stored["columns"]) if "columns" in stored.files else None
 
 
 def _required_classes(project: Any) -> list[str]:
@@ -151,43 +131,32 @@ def cell_round(project: Any, *, progress: bool = False, wait: bool = True, annot
             raise ProjectError(msg)
         rng = np.random.default_rng(settings.seed + number)
         suggestions = pd.DataFrame(columns=["label", "confidence", "shown"], index=pd.Index([], name=K.CELL_ID))
-        n_trained = 0
+        n_trained, model = 0, None
         known = labels[labelled]
+        xy = np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=float)
         if known.nunique() >= 2:
-            model = CellClassifier(
-                settings.hidden,
-                n_layers=settings.n_layers,
-                alpha=settings.alpha,
-                max_iter=settings.max_iter,
-                random_state=settings.seed,
-            ).fit(features[labelled], known.to_numpy(str))
-            probs = model.predict_proba(features)
-            evidence = neighbour_evidence(
-                adata.obsm[K.SPATIAL_KEY],
+            suggested = suggest_cells(
+                features,
+                xy,
                 np.flatnonzero(labelled),
-                known.to_numpy(str),
-                classes=model.classes_,
+                labels=known.to_numpy(str),
+                config=settings,
                 radius=context_radius(adata, settings),
+                random_state=settings.seed,
             )
-            probs = with_neighbour_evidence(probs, evidence)
-            space = model.embed(features)
+            model = suggested.model
             shown = suggestions_ready(
                 known.value_counts().to_dict(), _required_classes(project), min_per_class=settings.min_labels_per_class
             )
             suggestions = pd.DataFrame(
-                {"label": model.classes_[probs.argmax(axis=1)], "confidence": probs.max(axis=1), "shown": shown},
+                {"label": suggested.labels, "confidence": suggested.confidence, "shown": shown},
                 index=pd.Index(adata.obs_names, name=K.CELL_ID),
             )
             n_trained = int(labelled.sum())
-        else:
-            space = (features - features.mean(axis=0)) / np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
         region = _unfinished_region(project, labelled)
         if region is None:
-            picks = coreset_picks(space, labelled, settings.coreset_size, rng=rng)
             shape = tuple(adata.uns[K.CELLS_UNS_KEY]["image_shape"])
-            region = choose_region(
-                adata.obsm[K.SPATIAL_KEY], picks, size=settings.region_px, image_shape=shape, unlabelled=~labelled
-            )
+            region = next_region(features, xy, labelled, model=model, config=settings, image_shape=shape, rng=rng)
         if len(suggestions):
             region = replace(region, cells=tuple(annotation_order(region.cells, suggestions["confidence"].to_numpy())))
         info = {

@@ -24,10 +24,11 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _constants as K
+from .._progress import progress_bar
 from ..config import CellsConfig
-from ._classifier import CellClassifier
-from ._context import context_radius, neighbour_evidence, with_neighbour_evidence
-from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
+from ._context import context_radius
+from ._guide import Region, annotation_order, choose_region, should_retrain, suggestions_ready
+from ._suggest import cell_classifier, next_region, suggest_cells
 
 __all__ = ["SessionTrace", "curve_auc", "effectiveness_curve", "simulate_cells", "simulate_session"]
 
@@ -67,12 +68,6 @@ class SessionTrace:
     def corrected(self) -> int:
         """Suggestions the annotator had to correct."""
         return sum(c is False for c in self.correct)
-
-
-def _classifier(config: CellsConfig, seed: int) -> CellClassifier:
-    return CellClassifier(
-        config.hidden, n_layers=config.n_layers, alpha=config.alpha, max_iter=config.max_iter, random_state=seed
-    )
 
 
 def simulate_session(
@@ -130,18 +125,18 @@ def simulate_session(
     labelled = np.zeros(n, dtype=bool)
     classes = sorted(set(truth[pool])) if required_classes is None else list(required_classes)
     budget = int(in_pool.sum()) if max_labels is None else min(int(max_labels), int(in_pool.sum()))
-    scaled = (features - features.mean(axis=0)) / np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
     trace = SessionTrace()
     model, trained_at, predicted, confidence = None, None, None, None
     counts: Counter[str] = Counter()
     while len(trace.order) < budget:
         todo = in_pool & ~labelled
         if guided:
-            space = model.embed(features) if model is not None else scaled
-            picks = pool[coreset_picks(space[pool], labelled[pool], config.coreset_size, rng=rng)]
+            region = next_region(
+                features, xy, labelled, model=model, config=config, image_shape=image_shape, rng=rng, pool=pool
+            )
         else:
             picks = np.array([rng.choice(np.flatnonzero(todo))])
-        region = choose_region(xy, picks, size=config.region_px, image_shape=image_shape, unlabelled=todo)
+            region = choose_region(xy, picks, size=config.region_px, image_shape=image_shape, unlabelled=todo)
         remaining = list(region.cells) if guided else list(rng.permutation(region.cells))
         trace.regions.append(region)
         while remaining and len(trace.order) < budget:
@@ -158,11 +153,10 @@ def simulate_session(
             counts[truth[cell]] += 1
             if should_retrain(len(trace.order), trained_at, every=config.retrain_every) and len(counts) >= 2:
                 index = np.asarray(trace.order)
-                model = _classifier(config, seed).fit(features[index], truth[index])
-                probs = model.predict_proba(features)
-                evidence = neighbour_evidence(xy, index, truth[index], classes=model.classes_, radius=neighbour_radius)
-                probs = with_neighbour_evidence(probs, evidence)
-                predicted, confidence = model.classes_[probs.argmax(axis=1)], probs.max(axis=1)
+                suggested = suggest_cells(
+                    features, xy, index, labels=truth[index], config=config, radius=neighbour_radius, random_state=seed
+                )
+                model, predicted, confidence = suggested.model, suggested.labels, suggested.confidence
                 trained_at = len(trace.order)
                 trace.retrains += 1
     return trace
@@ -214,7 +208,7 @@ def effectiveness_curve(
             if np.unique(truth[train]).size < 2:  # one class seen: the model can only say that class
                 accuracies.append(float(np.mean(truth[validation] == truth[train][0])))
                 continue
-            model = _classifier(config, repeat).fit(features[train], truth[train])
+            model = cell_classifier(config, random_state=repeat).fit(features[train], truth[train])
             accuracies.append(float(np.mean(model.predict(features[validation]) == truth[validation])))
         rows.append({"n_labels": size, "accuracy": float(np.mean(accuracies))})
     return pd.DataFrame(rows)
@@ -262,8 +256,6 @@ def simulate_cells(
     ``labels``, ``regions``, ``retrains``, ``control_workload_reduction``, ``required_classes``,
     the two curves and the parameters (``seed``, ``n_cells``, ``n_validation``).
     """
-    from tqdm.auto import tqdm
-
     config = config or CellsConfig()
     if K.CELL_FEATURES_KEY not in adata.obsm:
         msg = f"`adata.obsm[{K.CELL_FEATURES_KEY!r}]` is missing; run activespot.cells.cell_features first."
@@ -296,7 +288,8 @@ def simulate_cells(
     guided = simulate_session(features, truth, xy, guided=True, **common)
     control = simulate_session(features, truth, xy, guided=False, **common)
     curves = {}
-    for name, trace in tqdm({"guided": guided, "control": control}.items(), desc="effectiveness", disable=not progress):
+    sessions = {"guided": guided, "control": control}
+    for name, trace in progress_bar(sessions.items(), total=2, desc="effectiveness", disable=not progress):
         curves[name] = effectiveness_curve(
             features,
             truth,

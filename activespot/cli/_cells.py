@@ -204,13 +204,14 @@ def cells_simulate(
     json_out: Path | None,
 ) -> None:
     """Simulate a HALS session on IMAGE: workload reduction and effectiveness vs. an unguided control."""
-    from ..cells import cell_features, cell_patch_size, simulate_cells
+    from ..cells import cell_features, cell_patch_size, cell_truth, check_cell_backbone, simulate_cells
     from ..config import load_config
     from ..io import read_cells
 
     config = load_config(config_path).cells
+    check_cell_backbone(config.backbone, source=config_path or "the default settings")
     adata = read_cells(image, nuclei, nuclei_format=nuclei_format, microns_per_pixel=config.microns_per_pixel)
-    adata.obs["truth"] = _truth(adata, truth_column, truth, nuclei)
+    adata.obs["truth"] = cell_truth(adata, truth_column, truth=truth)
     patch = cell_patch_size(adata, patch_px=config.patch_px, patch_um=config.patch_um)
     cell_features(adata, patch_px=patch, backbone=config.backbone, weights=config.weights)
     result = simulate_cells(adata, "truth", config=config, seed=seed, max_labels=max_labels)
@@ -239,28 +240,3 @@ def _no_nan(value):
     if isinstance(value, list):
         return [_no_nan(v) for v in value]
     return value
-
-
-def _truth(adata, column: str, truth: Path | None, nuclei: Path):
-    import pandas as pd
-
-    from ..errors import InputFileError
-
-    if truth is None and adata.uns[K.CELLS_UNS_KEY]["nuclei_format"] == "csv":
-        table = pd.read_csv(nuclei, sep=None, engine="python", dtype=str, encoding="utf-8-sig")
-        if column in table.columns:  # rows of the CSV are the cells, in order
-            return table[column].to_numpy()
-    if truth is None:
-        if column not in ("class", K.CELL_SOURCE_CLASS):
-            raise InputFileError(
-                nuclei, f"no truth column {column!r}: the nuclei file's class is 'class'", "or pass --truth CSV"
-            )
-        values = adata.obs[K.CELL_SOURCE_CLASS]
-        if values.isna().all():
-            raise InputFileError(nuclei, "the nuclei file has no class column", "pass --truth with a CSV of classes")
-        return values.to_numpy()
-    table = pd.read_csv(truth, index_col=0)
-    table.index = table.index.astype(str)
-    if column not in table.columns:
-        raise InputFileError(truth, f"no column {column!r}; columns are {', '.join(table.columns)}", "pick one")
-    return table[column].reindex(adata.obs_names).to_numpy()

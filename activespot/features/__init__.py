@@ -16,7 +16,7 @@ from ._backbones import (
     read_state_dict,
     register_backbone,
 )
-from ._cache import cached_sha256
+from ._cache import cached_block, cached_sha256
 from ._compute import (
     check_features_input,
     compute_features,
@@ -27,7 +27,7 @@ from ._compute import (
 )
 from ._context import context_features, spatial_graph
 from ._descriptor import describe_patches, descriptor_feature_names
-from ._embed import embed_spots
+from ._embed import embed_patches, embed_spots, image_fingerprint
 from ._expression import expression_features, joint_expression_features
 from ._nuclei import detect_cells, detect_nuclei, haematoxylin_threshold
 from ._patches import SpotPatches, select_image, write_patch_overlay
@@ -37,6 +37,7 @@ __all__ = [
     "LoadedBackbone",
     "SpotPatches",
     "build_model",
+    "cached_block",
     "cached_sha256",
     "check_backbone_name",
     "check_features_input",
@@ -46,11 +47,13 @@ __all__ = [
     "descriptor_feature_names",
     "detect_cells",
     "detect_nuclei",
+    "embed_patches",
     "embed_spots",
     "expression_features",
     "feature_blocks",
     "get_backbone",
     "haematoxylin_threshold",
+    "image_fingerprint",
     "joint_expression_features",
     "list_backbones",
     "load_backbone",

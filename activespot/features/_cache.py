@@ -94,7 +94,7 @@ def read_cached(path: Path, obs_names: np.ndarray) -> tuple[np.ndarray, dict[str
     return values, info
 
 
-def write_cached(path: Path, values: np.ndarray, obs_names: np.ndarray, info: dict[str, Any]) -> Path:
+def write_cached(path: Path, values: np.ndarray, *, obs_names: np.ndarray, info: dict[str, Any]) -> Path:
     """Store embeddings, the spots they belong to and their info atomically at ``path``."""
     buffer = io.BytesIO()
     np.savez(buffer, values=values, obs_names=obs_names.astype(str), info=np.array(json.dumps(info, default=str)))

@@ -20,12 +20,13 @@ from anndata import AnnData
 
 from .. import _constants as K
 from .._progress import progress_bar
+from ..io import SpotImage
 from ._backbones import Backbone, check_backbone_name, get_backbone, load_backbone, resolve_weights
 from ._cache import cached_block, cached_sha256
 from ._descriptor import DESCRIPTOR_INPUT_SIZE, describe_patches, descriptor_feature_names
 from ._patches import SpotPatches
 
-__all__ = ["embed_spots"]
+__all__ = ["embed_patches", "embed_spots", "image_fingerprint"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,26 +85,90 @@ def embed_spots(
         The weights are missing, unreadable or do not fit the backbone.
     """
     check_backbone_name(backbone)
-    _check_counts(batch_size=batch_size, num_workers=num_workers)
-    cache_dir = None if cache_dir is None else Path(cache_dir)
     spec = None if backbone == K.DESCRIPTOR_BACKBONE else get_backbone(backbone)
     size = DESCRIPTOR_INPUT_SIZE if spec is None else spec.input_size
     patches = SpotPatches(adata, size=size, context_factor=context_factor, library_id=library_id)
-    info = _describe(spec, weights, patches, cache_dir)
-    obs_names = np.asarray(adata.obs_names, dtype=str)
+    cache_dir = None if cache_dir is None else Path(cache_dir)
+    return embed_patches(
+        patches,
+        backbone,
+        weights=weights,
+        ids=np.asarray(adata.obs_names, dtype=str),
+        key=(patches.centres, image_fingerprint(patches.image, cache_dir=cache_dir)),
+        patch=patches.params(),
+        cache_dir=cache_dir,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        progress=progress,
+        desc="spot patches",
+    )
 
-    def embed() -> tuple[np.ndarray, dict]:
+
+def embed_patches(
+    patches: Any,
+    backbone: str,
+    *,
+    weights: str | Path | None = None,
+    ids: np.ndarray,
+    key: tuple[Any, ...],
+    patch: dict[str, Any],
+    cache_dir: str | Path | None = None,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    progress: bool = True,
+    desc: str = "patches",
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Embed patches with a backbone (or the descriptor), cached under a key of everything they depend on.
+
+    Spots (:func:`embed_spots`) and cells (:func:`activespot.cells.cell_features`) both go through
+    here, so their embeddings carry the same provenance and share one cache.
+
+    Parameters
+    ----------
+    patches
+        Map-style dataset: ``len(patches)`` items, each a uint8 RGB array (side, side, 3) at the
+        backbone's input size.
+    backbone
+        A name from :func:`list_backbones`, or ``"descriptor"``.
+    weights
+        Local weights file or Hugging Face Hub id (see :func:`load_backbone`).
+    ids
+        One name per patch (spot barcodes, cell ids); a cache file for other ids is not used.
+    key
+        What the patches are cut from and where (JSON-ready values or arrays: centres, an image
+        fingerprint from :func:`image_fingerprint`); the backbone, its weights' sha256 and
+        ``patch`` are added to it.
+    patch
+        The patch parameters, stored in the info.
+    cache_dir
+        Folder of the embedding cache; ``None`` disables caching.
+    batch_size, num_workers
+        Patches per forward pass; DataLoader worker processes (0 crops in a background thread).
+    progress, desc
+        Show a progress bar, and its label.
+
+    Returns
+    -------
+    embeddings
+        float32 array (n, dim).
+    info
+        Backbone, weights source and sha256, dim, ``patch``, ``cache_hit`` and ``cache_file``.
+    """
+    check_backbone_name(backbone)
+    _check_counts(batch_size=batch_size, num_workers=num_workers)
+    cache_dir = None if cache_dir is None else Path(cache_dir)
+    spec = None if backbone == K.DESCRIPTOR_BACKBONE else get_backbone(backbone)
+    info = _describe(spec, weights, patch, cache_dir)
+
+    def embed() -> tuple[np.ndarray, dict[str, Any]]:
         start = time.perf_counter()
         model = _describe_batch if spec is None else _torch_embedder(load_backbone(spec, weights, cache_dir=cache_dir))
-        values = _run(
-            patches, model, dim=info["dim"], batch_size=batch_size, num_workers=num_workers, progress=progress
-        )
+        values = _run(patches, model, dim=info["dim"], batch_size=batch_size, num_workers=num_workers,
+                      progress=progress, desc=desc)  # fmt: skip
         return values, {**info, "seconds": round(time.perf_counter() - start, 3)}
 
-    key_parts = () if cache_dir is None else (info, obs_names, patches.centres, _image_fingerprint(patches, cache_dir))
-    return cached_block(
-        embed, cache_dir=cache_dir, stem=f"morph-{backbone}", key_parts=key_parts, obs_names=obs_names
-    )
+    key_parts = () if cache_dir is None else (info, ids, *key)
+    return cached_block(embed, cache_dir=cache_dir, stem=f"morph-{backbone}", key_parts=key_parts, obs_names=ids)
 
 
 def _check_counts(**values: int) -> None:
@@ -114,7 +179,7 @@ def _check_counts(**values: int) -> None:
             raise ValueError(msg)
 
 
-def _describe(spec: Backbone | None, weights: str | Path | None, patches: SpotPatches, cache_dir: Path | None) -> dict:
+def _describe(spec: Backbone | None, weights: str | Path | None, patch: dict, cache_dir: Path | None) -> dict:
     if spec is None:
         names = descriptor_feature_names()
         return {
@@ -123,7 +188,7 @@ def _describe(spec: Backbone | None, weights: str | Path | None, patches: SpotPa
             "weights_sha256": None,
             "dim": len(names),
             "feature_names": names,
-            "patch": patches.params(),
+            "patch": patch,
         }
     source = resolve_weights(spec, weights)
     return {
@@ -132,12 +197,12 @@ def _describe(spec: Backbone | None, weights: str | Path | None, patches: SpotPa
         "weights_sha256": cached_sha256(source, cache_dir=cache_dir) if isinstance(source, Path) else None,
         "dim": spec.dim,
         "spec": spec.describe(),
-        "patch": patches.params(),
+        "patch": patch,
     }
 
 
-def _image_fingerprint(patches: SpotPatches, cache_dir: Path) -> str | np.ndarray:
-    image = patches.image
+def image_fingerprint(image: SpotImage, *, cache_dir: Path | None = None) -> str | np.ndarray:
+    """What identifies an image in a cache key: its file's sha256 (remembered in ``cache_dir``), else its pixels."""
     if image.source is not None:
         return cached_sha256(image.source, cache_dir=cache_dir)
     return image.thumbnail(max(image.shape))[0]
@@ -162,13 +227,14 @@ def _torch_embedder(loaded: Any) -> Callable[[Any], np.ndarray]:
 
 
 def _run(
-    patches: SpotPatches,
+    patches: Any,
     embed: Callable[[Any], np.ndarray],
     *,
     dim: int,
     batch_size: int,
     num_workers: int,
     progress: bool,
+    desc: str,
 ) -> np.ndarray:
     from torch.utils.data import DataLoader
 
@@ -176,7 +242,7 @@ def _run(
     batches = loader if num_workers > 0 else _prefetch(loader, _PREFETCH_BATCHES)
     out = np.empty((len(patches), dim), dtype=np.float32)
     done = 0
-    with progress_bar(total=len(patches), desc="spot patches", unit="spot", disable=not progress) as bar:
+    with progress_bar(total=len(patches), desc=desc, unit="patch", disable=not progress) as bar:
         for batch in batches:
             n = len(batch)
             out[done : done + n] = embed(batch)

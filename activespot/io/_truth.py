@@ -45,6 +45,7 @@ def read_truth(path: str | Path, *, column: str | None = None, barcodes: Iterabl
         table = pd.read_csv(path, index_col=0, dtype=str, keep_default_na=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
         raise InputFileError(path, f"not a readable CSV ({err.__class__.__name__})", "save it as UTF-8 CSV") from err
+    table.index = table.index.astype(str)  # dtype=str skips the index column: numeric cell ids stay ints
     if table.shape[1] == 0:
         raise InputFileError(path, "has only one column; expected barcodes then labels", line=1)
     if column is None:

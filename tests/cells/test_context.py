@@ -62,10 +62,25 @@ def test_evidence_reweights_probabilities_and_zero_evidence_leaves_them():
 
 
 def test_cell_round_weighs_labelled_neighbours_only_when_asked(cell_project):
+    """Off: every suggestion is the classifier's. On: only cells with a labelled neighbour move, and most do."""
+    from scipy.spatial import cKDTree
+
+    from activespot.cells import cell_patch_size, load_cells
+
     project = Project.open(cell_project.path)
     confidence = {}
     for context in (True, False):
         project.config = project.config.updated({"cells": {"label_context": context}})
-        confidence[context] = cell_round(project).suggestions["confidence"]
-    assert not np.allclose(confidence[True], confidence[False])
-    assert confidence[True].between(0, 1).all()
+        confidence[context] = cell_round(project).suggestions["confidence"].to_numpy(float)
+    adata = load_cells(project)
+    settings = project.config.cells
+    radius = cell_patch_size(adata, patch_px=settings.patch_px, patch_um=settings.patch_um)
+    xy = np.asarray(adata.obsm["spatial"], dtype=float)
+    labelled = np.flatnonzero(adata.obs_names.isin(project.labels().index))
+    near = cKDTree(xy[labelled]).query_ball_point(xy, radius)
+    has_neighbour = np.array([any(labelled[j] != i for j in hits) for i, hits in enumerate(near)])
+    assert 0 < has_neighbour.sum() < len(xy)
+    moved = ~np.isclose(confidence[True], confidence[False], rtol=0, atol=1e-9)
+    assert not moved[~has_neighbour].any()  # nothing labelled nearby: the classifier alone, as with context off
+    assert moved[has_neighbour].mean() > 0.9
+    assert ((confidence[True] >= 0.5) & (confidence[True] <= 1)).all()

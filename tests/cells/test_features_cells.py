@@ -57,3 +57,43 @@ def test_pixels_past_the_image_edge_do_not_count(tile, tmp_path):
     inner = ["h_radial0", "h_radial1", "e_radial0"]
     np.testing.assert_allclose(edge[inner], whole[inner], rtol=1e-5)
     assert edge["pale_within_1.0"] <= whole["pale_within_1.0"] + 0.15
+
+
+def test_progress_in_a_log_is_a_few_plain_lines(tile, capsys):
+    """Written to a file rather than a terminal, the descriptor's bar gives whole lines, not a redraw per cell."""
+    adata = read_cells(tile["image"], tile["mask"])
+    cell_features(adata, patch_px=40, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [line for line in err.splitlines() if "cell descriptor" in line]
+    assert 1 <= len(lines) <= 3
+    assert f"{adata.n_obs}/{adata.n_obs}" in lines[-1]
+
+
+def test_backbone_weights_key_the_cache(tile, tiny_backbones, tmp_path):
+    """Bug 4: two checkpoints of one architecture give two feature sets, never the other's cached one."""
+    import torch
+
+    from activespot import _constants as K
+    from activespot.features import build_model, cached_sha256
+
+    spec = tiny_backbones["tiny-resnet"]
+    checkpoints = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        checkpoints.append(tmp_path / f"random_{seed}.pt")
+        torch.save(build_model(spec, pretrained=False).state_dict(), checkpoints[-1])
+    cache = tmp_path / "cache"
+    features, provenance = [], []
+    for weights in (*checkpoints, checkpoints[0]):
+        adata = read_cells(tile["image"], tile["mask"])
+        cell_features(adata, patch_px=40, backbone="tiny-resnet", weights=weights, cache_dir=cache, progress=False)
+        features.append(adata.obsm["X_cell"])
+        provenance.append(adata.uns[K.CELLS_UNS_KEY]["features"])
+    assert not np.allclose(features[0], features[1])
+    np.testing.assert_array_equal(features[2], features[0])  # the first file again: its own cached embedding
+    assert [p["weights_sha256"] for p in provenance] == [cached_sha256(c) for c in (*checkpoints, checkpoints[0])]
+    assert provenance[2]["cache_file"] == provenance[0]["cache_file"] != provenance[1]["cache_file"]
+    fresh = read_cells(tile["image"], tile["mask"])
+    cell_features(fresh, patch_px=40, backbone="tiny-resnet", weights=checkpoints[1], progress=False)
+    np.testing.assert_allclose(fresh.obsm["X_cell"], features[1], rtol=1e-5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from activespot import _constants as K
@@ -118,21 +120,37 @@ def test_a_retrain_keeps_the_unfinished_region_and_a_finished_one_moves_on(proje
     assert not set(names(third.region)) & set(project.labels().index)
 
 
-def test_features_are_cached_and_an_older_descriptor_is_recomputed(project):
-    """The descriptor is computed once per project; a cache from a descriptor with other columns is not reused."""
+def test_features_are_cached_once_per_input(project, monkeypatch):
+    """The descriptor is computed once per project; another patch side is another cache entry, not a stale hit."""
     import numpy as np
 
-    from activespot.cells import cell_feature_names, load_cells
+    from activespot.cells import _features, cell_feature_names, load_cells
 
-    first = load_cells(project).obsm[K.CELL_FEATURES_KEY]
-    cache = project.features_dir / "cells_features.npz"
-    assert cache.is_file()
-    with np.load(cache) as stored:
-        old = {key: stored[key] for key in stored.files if key != "columns"}
-    old["features"] = np.zeros((first.shape[0], 49), dtype=np.float32)  # a descriptor without the radial profile
-    np.savez(cache, **old)
-    again = load_cells(Project.open(project.path)).obsm[K.CELL_FEATURES_KEY]
-    assert again.shape == (first.shape[0], len(cell_feature_names()))
-    np.testing.assert_allclose(again, first)
-    with np.load(cache) as stored:
-        assert list(stored["columns"]) == cell_feature_names()
+    first = load_cells(project)
+    cache = first.uns[K.CELLS_UNS_KEY]["features"]["cache_file"]
+    assert list(project.features_dir.glob("cells-descriptor-*.npz")) == [Path(cache)]
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("the cached descriptor was recomputed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_features, "_describe_cells", no_recompute)
+        again = load_cells(Project.open(project.path))
+    np.testing.assert_array_equal(again.obsm[K.CELL_FEATURES_KEY], first.obsm[K.CELL_FEATURES_KEY])
+    assert again.obsm[K.CELL_FEATURES_KEY].shape[1] == len(cell_feature_names())
+
+    wider = Project.open(project.path)
+    wider.config = wider.config.updated({"cells": {"patch_px": 48}})
+    other = load_cells(wider)
+    assert not np.allclose(other.obsm[K.CELL_FEATURES_KEY], first.obsm[K.CELL_FEATURES_KEY])
+    assert len(list(project.features_dir.glob("cells-descriptor-*.npz"))) == 2
+    assert not list(project.features_dir.glob(".*.tmp"))  # written atomically: no temporary file left
+
+
+def test_a_wrong_backbone_in_the_project_names_its_settings_file(project):
+    project.config = project.config.updated({"cells": {"backbone": "resnet-18"}})
+    from activespot.cells import load_cells
+    from activespot.errors import InputFileError
+
+    with pytest.raises(InputFileError, match=r"project\.yaml: cells\.backbone: .*resnet18"):
+        load_cells(project)
