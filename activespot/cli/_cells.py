@@ -168,7 +168,7 @@ def cells_workload(project: Path, by: str) -> None:
 
     opened = Project.open(project)
     table = workload(opened.store, by=by)
-    empty = "No labels given in the tool yet (imported labels do not count towards the workload)."
+    empty = "No labels in the journal yet."
     click.echo(table.to_string(float_format=lambda v: f"{v:.3f}") if len(table) else empty)
 
 

@@ -123,6 +123,6 @@ def cached_block(
         logger.info("reusing cached %s from %s", stem, path)
         return cached[0], {**cached[1], "cache_hit": True, "cache_file": str(path)}
     values, info = compute()
-    write_cached(path, values, obs_names, info)
+    write_cached(path, values, obs_names=obs_names, info=info)
     logger.info("cached %s in %s", stem, path)
     return values, {**info, "cache_hit": False, "cache_file": str(path)}

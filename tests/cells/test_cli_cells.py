@@ -54,7 +54,11 @@ def test_init_next_import_export_workload(tile, tmp_path):
 
     result = runner.invoke(main, ["cells", "workload", str(project), "--by", "all"])
     assert result.exit_code == 0
-    assert "imported labels do not count" in result.output
+    header, *_, row = result.output.splitlines()  # columns, the index's name, the one row ("all")
+    values = dict(zip(header.split(), row.split()[1:], strict=True))
+    # imported labels are labels, but no suggestion was shown for them: no workload to measure
+    assert (values["labels"], values["imported"], values["suggestions_shown"]) == ("25", "25", "0")
+    assert values["workload"] == "NaN"
 
 
 def test_init_with_the_built_in_detector_says_so(tile, tmp_path):

@@ -59,8 +59,11 @@ def test_pixels_past_the_image_edge_do_not_count(tile, tmp_path):
     assert edge["pale_within_1.0"] <= whole["pale_within_1.0"] + 0.15
 
 
-def test_progress_in_a_log_is_a_few_plain_lines(tile, capsys):
+def test_progress_in_a_log_is_a_few_plain_lines(tile, capsys, monkeypatch):
     """Written to a file rather than a terminal, the descriptor's bar gives whole lines, not a redraw per cell."""
+    from activespot import _progress
+
+    monkeypatch.setattr(_progress, "LOG_DELAY_S", 0.0)  # the tile takes less than the usual silent start
     adata = read_cells(tile["image"], tile["mask"])
     cell_features(adata, patch_px=40, progress=True)
     err = capsys.readouterr().err
