@@ -16,21 +16,6 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.cluster import KMeans
 
-__all__ = [
-    "DEFAULT_STRATEGY",
-    "STRATEGIES",
-    "coreset",
-    "entropy",
-    "entropy_score",
-    "get_strategy",
-    "initial_kmeans",
-    "least_confidence_kmeans",
-    "least_confidence_score",
-    "margin",
-    "margin_score",
-    "random",
-]
-
 logger = logging.getLogger(__name__)
 
 Strategy = Callable[..., np.ndarray]
