@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .. import _constants as K
 from .._progress import progress_bar
 from ..errors import ProjectError
 
@@ -217,8 +218,8 @@ def review_labels(
     table.insert(0, "predicted", classes[probs.argmax(axis=1)])
     table.insert(0, "label", given)
     newest = _newest_events(project).reindex(table.index)
-    table.insert(4, "annotator", newest["annotator"].to_numpy())
-    table.insert(5, "source", newest["source"].to_numpy())
+    table.insert(4, "annotator", newest[K.COL_ANNOTATOR].to_numpy())
+    table.insert(5, "source", newest[K.COL_SOURCE].to_numpy())
     disputed = table[(table["predicted"] != table["label"]) & (table["confidence"] >= min_confidence)]
     logger.info("%d of %d labels disputed (out-of-fold, %d folds)", len(disputed), len(table), folds)
     return disputed.sort_values("confidence", ascending=False, kind="stable")
@@ -227,4 +228,4 @@ def review_labels(
 def _newest_events(project: Project) -> pd.DataFrame:
     # the newest event made the current label (an undo restoring an older label shows as "undo")
     events = project.store.events()
-    return events.drop_duplicates("item", keep="last").set_index("item")[["annotator", "source"]]
+    return events.drop_duplicates(K.COL_ITEM, keep="last").set_index(K.COL_ITEM)[[K.COL_ANNOTATOR, K.COL_SOURCE]]
