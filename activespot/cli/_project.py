@@ -54,10 +54,22 @@ def annotator_name(value: str | None) -> str:
     is_flag=True,
     help="The folder has no count matrix (e.g. only spatial/): label from the H&E alone, without expression.",
 )
+@click.option(
+    "--bin-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Visium HD: which bins to label, in µm (2, 8 or 16). Default: 8 when the output has them, as Loupe.",
+)
 @annotator_option
 @user_errors
 def init(
-    project: Path, visium: Path, image: Path | None, classes: str | None, morphology_only: bool, annotator: str | None
+    project: Path,
+    visium: Path,
+    image: Path | None,
+    classes: str | None,
+    morphology_only: bool,
+    bin_size: int | None,
+    annotator: str | None,
 ) -> None:
     """Create PROJECT (a new folder) for a Visium sample.
 
@@ -73,9 +85,11 @@ def init(
         classes=names,
         annotator=annotator_name(annotator),
         morphology_only=morphology_only,
+        bin_size=bin_size,
     )
     click.echo(f"Created project {created.path}")
-    click.echo(f"  sample: {created.sample.visium} ({created.sample.n_spots} spots, {created.sample.n_genes} genes)")
+    items = "spots" if created.sample.bin_size is None else f"{created.sample.bin_size} µm bins"
+    click.echo(f"  sample: {created.sample.visium} ({created.sample.n_spots} {items}, {created.sample.n_genes} genes)")
     if morphology_only:
         click.echo("  morphology only: features leave expression out")
     if names:

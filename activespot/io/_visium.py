@@ -41,7 +41,8 @@ _IMAGE_FILES = {K.HIRES_IMAGE: "tissue_hires_image.png", K.LOWRES_IMAGE: "tissue
 _IMAGE_SCALEF = {K.HIRES_IMAGE: K.HIRES_SCALEF, K.LOWRES_IMAGE: K.LOWRES_SCALEF}
 _POSITIONS_HD = "tissue_positions.parquet"  # marks a Visium HD bin folder
 _HD_BINS = "binned_outputs"
-_HD_BIN_FOLDER = re.compile(r"square_\d+um")
+_HD_BIN_FOLDER = re.compile(r"square_(\d+)um")
+DEFAULT_BIN_UM = 8  # the bin size Loupe Browser opens first
 _COPY_HINT = "copy it again from the Space Ranger outs folder"
 _SPATIAL_HINT = "copy the whole spatial/ folder from the Space Ranger outs folder"
 
@@ -65,7 +66,7 @@ def read_visium(
     counts_file: str | Path = "filtered_feature_bc_matrix.h5",
     fullres_image: str | Path | None = None,
     library_id: str | None = None,
-    bin_size: int = 8,
+    bin_size: int | None = None,
     require_counts: bool = True,
 ) -> AnnData:
     """Read a Space Ranger ``outs`` folder (Visium or Visium HD) or a spatial h5ad into an AnnData.
@@ -92,7 +93,8 @@ def read_visium(
         when the folder is called just ``outs`` or ``square_XXXum``; for an h5ad, its only library.
     bin_size
         Visium HD bin size in µm, used when ``path`` is an HD ``outs`` folder (selects
-        ``binned_outputs/square_{bin_size:03d}um``).
+        ``binned_outputs/square_{bin_size:03d}um``). ``None``: 8 µm when the output has it (as
+        Loupe Browser opens), else its only bin size.
     require_counts
         If true, a missing matrix is an error and in-tissue spots without counts are left out.
         If false, a missing matrix gives spots with zero genes, and spots the matrix lacks are
@@ -156,6 +158,8 @@ def _check_library_id(library_id: object) -> None:
 
 
 def _check_bin_size(bin_size: object) -> None:
+    if bin_size is None:
+        return
     if isinstance(bin_size, bool) or not isinstance(bin_size, int) or bin_size <= 0:
         msg = f"The `bin_size` must be a positive whole number of µm (2, 8 or 16 in Space Ranger); got {bin_size!r}."
         raise ValueError(msg)
@@ -170,7 +174,7 @@ def _warn(notes: list[str], message: str) -> None:
 # --- folder layout --------------------------------------------------------------------------
 
 
-def _locate_outs(path: Path, *, bin_size: int) -> _Outs:
+def _locate_outs(path: Path, *, bin_size: int | None) -> _Outs:
     """Find spatial/ and the matrix under ``path``, whichever of the accepted folders it is."""
     hint = "pass a Space Ranger outs folder (it holds spatial/ and filtered_feature_bc_matrix.h5) or an .h5ad file"
     if not path.exists():
@@ -180,13 +184,16 @@ def _locate_outs(path: Path, *, bin_size: int) -> _Outs:
     path = path.resolve()
     if (path / _HD_BINS).is_dir():
         # Visium HD outs (Space Ranger 3.0+): one folder per bin size under binned_outputs/.
+        found = sorted(int(m[1]) for p in (path / _HD_BINS).iterdir() if (m := _HD_BIN_FOLDER.fullmatch(p.name)))
+        if bin_size is None:
+            bin_size = DEFAULT_BIN_UM if DEFAULT_BIN_UM in found or len(found) != 1 else found[0]
         bin_dir = path / _HD_BINS / f"square_{bin_size:03d}um"
         if not bin_dir.is_dir():
-            found = sorted(p.name for p in (path / _HD_BINS).iterdir() if _HD_BIN_FOLDER.fullmatch(p.name))
+            sizes = ", ".join(f"{size} µm" for size in found) or "none"
             raise InputFileError(
                 bin_dir,
-                f"no {bin_size} µm bins in this Visium HD output (found: {', '.join(found) or 'none'})",
-                "pass bin_size= one of the bin sizes found",
+                f"no {bin_size} µm bins in this Visium HD output (it has: {sizes})",
+                "choose one of its bin sizes (activespot init --bin-size N; bin_size=N in Python)",
             )
         return _Outs(bin_dir, (bin_dir / _SPATIAL_DIR, path / _SPATIAL_DIR), hd=True)
     if not (path / _SPATIAL_DIR).is_dir() and (path / "outs").is_dir():

@@ -76,6 +76,7 @@ class SampleRef:
     kind: str = K.SAMPLE_KIND_VISIUM
     nuclei: str | None = None
     nuclei_format: str | None = None
+    bin_size: int | None = None  # Visium HD: the bin size (µm) the project labels; None for 55 µm spots
 
     @property
     def morphology_only(self) -> bool:
@@ -138,12 +139,14 @@ class Project:
         config: Config | None = None,
         annotator: str | None = None,
         morphology_only: bool = False,
+        bin_size: int | None = None,
     ) -> Project:
         """Create a project for a Space Ranger ``outs`` folder (or ``.h5ad``).
 
         The sample is read and validated first; the project folder appears only when complete.
         ``morphology_only`` accepts a folder without its count matrix (e.g. only ``spatial/``):
         the spots are labelled from the H&E, and the project's features leave expression out.
+        ``bin_size`` picks a Visium HD output's bins (µm; default 8 when present, as in Loupe).
 
         Raises
         ------
@@ -155,13 +158,18 @@ class Project:
         from ..io import read_visium
 
         path, classes = _check_new_project(path, classes)
-        adata = read_visium(visium, fullres_image=image, require_counts=not morphology_only)
+        adata = read_visium(visium, fullres_image=image, require_counts=not morphology_only, bin_size=bin_size)
+        scalefactors = next(iter(adata.uns.get(K.SPATIAL_KEY, {}).values()), {}).get(K.SCALEFACTORS_KEY, {})
+        if bin_size is not None and K.BIN_SIZE_UM not in scalefactors:
+            msg = f"{visium}: --bin-size is for Visium HD outputs; this sample has 55 µm Visium spots, leave it out"
+            raise ProjectError(msg)
         sample = SampleRef(
             visium=str(Path(visium).absolute()),
             image=str(Path(image).absolute()) if image else None,
             library_id=str(adata.uns.get(K.LIBRARY_ID_KEY, "")) or None,
             n_spots=int(adata.n_obs),
             n_genes=int(adata.n_vars),
+            bin_size=int(scalefactors[K.BIN_SIZE_UM]) if K.BIN_SIZE_UM in scalefactors else None,
         )
         config = config or Config()
         if morphology_only:
@@ -259,7 +267,10 @@ class Project:
                 # The reader's notes on this sample (e.g. "lowres only") were shown at init.
                 warnings.simplefilter("ignore", UserWarning)
                 self._adata = read_visium(
-                    self.sample.visium, fullres_image=self.sample.image, require_counts=not self.sample.morphology_only
+                    self.sample.visium,
+                    fullres_image=self.sample.image,
+                    require_counts=not self.sample.morphology_only,
+                    bin_size=self.sample.bin_size,
                 )
         return self._adata
 

@@ -259,7 +259,7 @@ def test_bad_arguments(synthetic_outs, argument, value):
 
 
 def test_hd_bin_size_not_present_lists_the_available(synthetic_hd):
-    with pytest.raises(InputFileError, match=r"square_016um.*found: square_008um"):
+    with pytest.raises(InputFileError, match=r"square_016um.*it has: 8 µm.*--bin-size"):
         read_visium(synthetic_hd, bin_size=16)
 
 
