@@ -8,7 +8,7 @@ of labelled neighbours into each suggestion; :func:`workload` reads the annotato
 :func:`simulate_cells` measures workload reduction and effectiveness with a simulated annotator.
 """
 
-from ._classifier import CellClassifier
+from ._classifier import CellClassifier, training_threads
 from ._context import neighbour_evidence, with_neighbour_evidence
 from ._features import cell_feature_names, cell_features, cell_patch_size, check_cell_backbone
 from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
@@ -47,5 +47,6 @@ __all__ = [
     "simulate_session",
     "suggest_cells",
     "suggestions_ready",
+    "training_threads",
     "with_neighbour_evidence",
 ]
