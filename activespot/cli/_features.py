@@ -49,9 +49,10 @@ def features(
     """
     from ..errors import ActivespotError, ProjectError
     from ..features import check_features_input, compute_features, write_features, write_patch_overlay
-    from ..project import Project
+    from ..project import Project, check_spot_project
 
     opened = Project.open(project)
+    check_spot_project(opened)
     overrides = {"backbone": backbone, "weights": weights, "context_rings": context_rings}
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if no_expression:

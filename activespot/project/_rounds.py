@@ -27,7 +27,15 @@ if TYPE_CHECKING:
     from ..config import Config
     from ._project import Project
 
-__all__ = ["RoundSummary", "SpotQuery", "project_blocks", "round_settings", "run_round", "suggest"]
+__all__ = [
+    "RoundSummary",
+    "SpotQuery",
+    "check_spot_project",
+    "project_blocks",
+    "round_settings",
+    "run_round",
+    "suggest",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +63,24 @@ class RoundSummary:
     query: list[str] = field(default_factory=list)
 
 
+def check_spot_project(project: Project) -> None:
+    """Raise a :class:`ProjectError` when ``project`` holds cells, not spots (its commands are ``cells …``)."""
+    if project.sample.kind == K.SAMPLE_KIND_CELLS:
+        msg = f"{project.path}: a cell project has no spot features or rounds; use 'activespot cells next'"
+        raise ProjectError(msg)
+
+
 def project_blocks(project: Project) -> tuple[AnnData, dict[str, np.ndarray]]:
-    """The project's sample with its features, read from the project's cache or computed and cached."""
+    """The project's sample with its features, read from the project's cache or computed and cached.
+
+    Raises
+    ------
+    ProjectError
+        ``project`` is a cell project.
+    """
     from ..features import read_features, write_features
 
+    check_spot_project(project)
     adata = project.load_sample()
     stored = project.features_dir / K.FEATURES_FILE
     if not any(key in adata.obsm for key in K.FEATURE_BLOCKS):
