@@ -86,11 +86,14 @@ def test_simulate_with_missing_or_empty_inputs(tile, tmp_path):
 @pytest.fixture
 def projects(tile, tmp_path):
     """A cell project on the tile and a Visium project, each given to the other's commands."""
+    import warnings
+
     from activespot.project import Project
     from tests.conftest import DLPFC
 
     cells = Project.create_cells(tmp_path / "cells", image=tile["image"], nuclei=tile["csv"], classes=["red", "blue"])
-    with pytest.warns(UserWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the bundled section has a lowres image only
         spots = Project.create(tmp_path / "spots", visium=DLPFC, classes=["L1", "L2"])
     return {"cells": cells.path, "spots": spots.path}
 
