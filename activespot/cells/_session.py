@@ -175,6 +175,7 @@ def cell_round(project: Any, *, progress: bool = False, wait: bool = True, annot
             "n_trained": n_trained,
             "suggestions_shown": bool(len(suggestions) and suggestions["shown"].all()),
             "cells": settings.model_dump(mode="json"),
+            "features": {k: v for k, v in adata.uns[K.CELLS_UNS_KEY]["features"].items() if k != "columns"},
         }
         project.save_round(number, tables={K.ROUND_SUGGESTIONS: suggestions}, info=info)
     return CellRound(number, region, suggestions, n_trained)

@@ -106,6 +106,7 @@ def cells_next(project: Path, json_out: Path | None, force: bool) -> None:
         click.echo("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
     if json_out:
         payload = {"round": current.number, "region": list(current.region.box), "cells": rows}
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
 
@@ -235,6 +236,7 @@ def cells_simulate(
     }
     click.echo(json.dumps(_no_nan(summary)))
     if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(_no_nan(result), indent=2), encoding="utf-8")
 
 
