@@ -110,6 +110,9 @@ class CellsConfig(_Section):
     n_layers: int = Field(2, ge=1, description="Hidden layers of the cell classifier (HALS: 2).")
     alpha: float = Field(1.0, ge=0, description="L2 penalty of the cell classifier (few labels overfit 2 x 32 units).")
     max_iter: int = Field(200, ge=1, description="L-BFGS iterations per (re)training.")
+    num_threads: int | None = Field(
+        None, ge=1, description="BLAS threads of the cell classifier; None: 1 for small problems, else every core."
+    )
     retrain_every: int = Field(5, ge=1, description="Retrain on all labels each time this many new labels arrive.")
     label_context: bool = Field(
         True, description="Weigh the classes of labelled cells within one patch side into each suggestion."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ActivespotError", "InputFileError", "ProjectError"]
+__all__ = ["ActivespotError", "InputFileError", "ProjectError", "SettingError"]
 
 
 class ActivespotError(Exception):
@@ -45,3 +45,7 @@ class InputFileError(ActivespotError, ValueError):
 
 class ProjectError(ActivespotError):
     """A project folder is missing, not a project, or asked to do something its state does not allow."""
+
+
+class SettingError(ActivespotError, ValueError):
+    """A setting or option has a value that is not allowed; the message lists the valid ones."""

@@ -200,3 +200,28 @@ def test_not_a_project(tmp_path):
 def test_predictions_before_any_round(project, tmp_path):
     _expect_one_line_error(["export", project, "--loupe", tmp_path / "p.csv", "--what", "predictions"], "project")
     assert not (tmp_path / "p.csv").exists()
+
+
+# --- a wrong backbone or weights file: every command that takes one ends with one line --------
+def test_unknown_backbone_in_simulate_lists_the_names(tmp_path):
+    args = ["simulate", "--visium", DLPFC, "--truth", DLPFC / "ground_truth_layers.csv", "--rounds", 0]
+    line = _expect_one_line_error([*args, "--backbone", "resnet-50", "--json", tmp_path / "r.json"], "'resnet-50'")
+    assert "resnet50" in line
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "filename"),
+    [
+        (["--backbone", "resnet-50"], "resnet50"),
+        (["--backbone", "resnet18", "--weights", "{dir}/missing.pt"], "missing.pt"),
+        (["--backbone", "resnet18", "--weights", "{dir}/garbage.pt"], "garbage.pt"),
+    ],
+)
+def test_wrong_backbone_or_weights_in_features(project, tmp_path, options, filename):
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    before = _snapshot(project)
+    _expect_one_line_error(["features", project, *(o.format(dir=tmp_path) for o in options)], filename)
+    events, classes, settings, files = _snapshot(project)
+    # A weights file's sha256 may be remembered in the features cache (it keys the cache); nothing else changes.
+    assert (events, classes, settings, [f for f in files if f != "sha256_book.json"]) == before

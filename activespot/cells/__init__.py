@@ -8,11 +8,19 @@ of labelled neighbours into each suggestion (the annotators' workload is :func:`
 :func:`simulate_cells` measures workload reduction and effectiveness with a simulated annotator.
 """
 
-from ._classifier import CellClassifier
+from ._classifier import CellClassifier, training_threads
 from ._context import neighbour_evidence, with_neighbour_evidence
 from ._features import cell_feature_names, cell_features, cell_patch_size, check_cell_backbone
 from ._guide import Region, annotation_order, choose_region, coreset_picks, should_retrain, suggestions_ready
-from ._session import CellRound, cell_round, label_cells, latest_cell_round, load_cells, needs_new_round
+from ._session import (
+    CellRound,
+    cell_round,
+    check_cell_project,
+    label_cells,
+    latest_cell_round,
+    load_cells,
+    needs_new_round,
+)
 from ._simulate import SessionTrace, curve_auc, effectiveness_curve, simulate_cells, simulate_session
 from ._suggest import CellSuggestions, cell_classifier, next_region, suggest_cells
 from ._truth import cell_truth
@@ -31,6 +39,7 @@ __all__ = [
     "cell_round",
     "cell_truth",
     "check_cell_backbone",
+    "check_cell_project",
     "choose_region",
     "coreset_picks",
     "curve_auc",
@@ -46,5 +55,6 @@ __all__ = [
     "simulate_session",
     "suggest_cells",
     "suggestions_ready",
+    "training_threads",
     "with_neighbour_evidence",
 ]

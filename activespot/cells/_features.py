@@ -154,7 +154,7 @@ def cell_features(
     cache_dir = None if cache_dir is None else Path(cache_dir)
     xy = np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=float)
     ids = np.asarray(adata.obs_names, dtype=str)
-    key = _inputs_key(adata, image, xy, cache_dir)
+    key = () if cache_dir is None else _inputs_key(adata, image, xy, cache_dir)  # no cache: no hashing
     if backbone == K.DESCRIPTOR_BACKBONE:
         own, info = _cached_descriptor(adata, image, xy, ids, key, patch_px=patch_px, cache_dir=cache_dir,
                                        progress=progress)  # fmt: skip

@@ -30,6 +30,7 @@ from ._suggest import next_region, suggest_cells
 __all__ = [
     "CellRound",
     "cell_round",
+    "check_cell_project",
     "label_cells",
     "latest_cell_round",
     "load_cells",
@@ -62,6 +63,13 @@ class CellRound:
     n_trained: int
 
 
+def check_cell_project(project: Any) -> None:
+    """Raise a :class:`ProjectError` unless ``project`` holds cells (not a Visium project)."""
+    if project.sample.kind != K.SAMPLE_KIND_CELLS:
+        msg = f"{project.path}: not a cell project (sample kind {project.sample.kind!r}); create one with 'cells init'"
+        raise ProjectError(msg)
+
+
 def load_cells(project: Any, *, progress: bool = False) -> AnnData:
     """The project's cells with ``obsm['X_cell']``, computed once per input and cached in the project's features/.
 
@@ -72,9 +80,7 @@ def load_cells(project: Any, *, progress: bool = False) -> AnnData:
     progress
         Progress bar while describing cells.
     """
-    if project.sample.kind != K.SAMPLE_KIND_CELLS:
-        msg = f"{project.path}: not a cell project (sample kind {project.sample.kind!r}); create one with 'cells init'"
-        raise ProjectError(msg)
+    check_cell_project(project)
     adata = project.load_sample()
     if K.CELL_FEATURES_KEY in adata.obsm:
         return adata
@@ -169,6 +175,7 @@ def cell_round(project: Any, *, progress: bool = False, wait: bool = True, annot
             "n_trained": n_trained,
             "suggestions_shown": bool(len(suggestions) and suggestions["shown"].all()),
             "cells": settings.model_dump(mode="json"),
+            "features": {k: v for k, v in adata.uns[K.CELLS_UNS_KEY]["features"].items() if k != "columns"},
         }
         project.save_round(number, tables={K.ROUND_SUGGESTIONS: suggestions}, info=info)
     return CellRound(number, region, suggestions, n_trained)

@@ -48,6 +48,7 @@ def cell_classifier(config: CellsConfig, *, random_state: int) -> CellClassifier
         alpha=config.alpha,
         max_iter=config.max_iter,
         random_state=random_state,
+        n_threads=config.num_threads,
     )
 
 

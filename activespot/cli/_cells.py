@@ -67,16 +67,17 @@ def cells_init(
 
 
 @cells.command("next")
-@click.argument("project", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("project", type=click.Path(path_type=Path))
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the round as JSON.")
 @click.option("--force", is_flag=True, help="Retrain now even if fewer than retrain_every labels are new.")
 @user_errors
 def cells_next(project: Path, json_out: Path | None, force: bool) -> None:
     """Show the region to annotate next and the suggestion for each of its cells."""
-    from ..cells import cell_round, latest_cell_round, load_cells, needs_new_round
+    from ..cells import cell_round, check_cell_project, latest_cell_round, load_cells, needs_new_round
     from ..project import Project
 
     opened = Project.open(project)
+    check_cell_project(opened)
     current = latest_cell_round(opened)
     if force or needs_new_round(opened, current):
         current = cell_round(opened, progress=True)
@@ -105,22 +106,25 @@ def cells_next(project: Path, json_out: Path | None, force: bool) -> None:
         click.echo("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
     if json_out:
         payload = {"round": current.number, "region": list(current.region.box), "cells": rows}
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
 
 @cells.command("import")
-@click.argument("project", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("project", type=click.Path(path_type=Path))
 @click.argument("csv_file", type=click.Path(path_type=Path))
 @click.option("--column", default=None, help="Label column (default: 'label').")
 @click.option("--annotator", default=None, help="Who made the labels (default: $ACTIVESPOT_ANNOTATOR or login).")
 @user_errors
 def cells_import(project: Path, csv_file: Path, column: str | None, annotator: str | None) -> None:
     """Import cell labels from a CSV with columns cell_id and label (one undoable action)."""
+    from ..cells import check_cell_project
     from ..errors import InputFileError
     from ..io import read_cell_labels_csv
     from ..project import Project
 
     opened = Project.open(project)
+    check_cell_project(opened)
     labels = read_cell_labels_csv(csv_file, known=opened.barcodes, column=column)
     for cell, label in labels.items():
         try:
@@ -140,15 +144,17 @@ def cells_import(project: Path, csv_file: Path, column: str | None, annotator: s
 
 
 @cells.command("export")
-@click.argument("project", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("project", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default: PROJECT/exports).")
 @user_errors
 def cells_export(project: Path, out: Path | None) -> None:
     """Write the current cell labels as CSV and as QuPath-compatible GeoJSON."""
+    from ..cells import check_cell_project
     from ..io import write_cell_labels_csv, write_cell_labels_geojson
     from ..project import Project
 
     opened = Project.open(project)
+    check_cell_project(opened)
     adata = opened.load_sample()
     labels = opened.labels()
     folder = out or opened.exports_dir
@@ -159,14 +165,16 @@ def cells_export(project: Path, out: Path | None) -> None:
 
 
 @cells.command("workload")
-@click.argument("project", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("project", type=click.Path(path_type=Path))
 @click.option("--by", type=click.Choice(["annotator", "region", "all"]), default="annotator", show_default=True)
 @user_errors
 def cells_workload(project: Path, by: str) -> None:
     """Suggestions shown, corrected and the workload reduction, from the label journal."""
+    from ..cells import check_cell_project
     from ..project import Project, workload
 
     opened = Project.open(project)
+    check_cell_project(opened)
     table = workload(opened.store, by=by)
     empty = "No labels in the journal yet."
     click.echo(table.to_string(float_format=lambda v: f"{v:.3f}") if len(table) else empty)
@@ -228,6 +236,7 @@ def cells_simulate(
     }
     click.echo(json.dumps(_no_nan(summary)))
     if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(_no_nan(result), indent=2), encoding="utf-8")
 
 

@@ -48,9 +48,10 @@ def features(
     command again (or with other expression settings) reuses them. Settings given here become the
     project's own, so later commands (``round``, ``transfer``) use the same features.
     """
-    from ..project import Project
+    from ..project import Project, check_spot_project
 
     opened = Project.open(project)
+    check_spot_project(opened)
     if weights is not None and not weights.startswith("hf-hub:"):
         weights = str(Path(weights).expanduser().resolve())  # the project is used from other folders too
     overrides = {"backbone": backbone, "weights": weights, "context_rings": context_rings}

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import _constants as K
-from ..errors import InputFileError
+from ..errors import InputFileError, SettingError
 from ._cache import cached_sha256
 
 if TYPE_CHECKING:
@@ -255,12 +255,12 @@ def get_backbone(name: str) -> Backbone:
 
 
 def check_backbone_name(name: str, *, allow_descriptor: bool = True) -> None:
-    """Raise a ValueError listing the valid names unless ``name`` is registered (or the descriptor)."""
+    """Raise a :class:`~activespot.errors.SettingError` (a ValueError) listing valid names unless ``name`` is one."""
     if name in _REGISTRY or (allow_descriptor and name == K.DESCRIPTOR_BACKBONE):
         return
     valid = list_backbones() if allow_descriptor else sorted(_REGISTRY)
     msg = f"The backbone must be one of {', '.join(valid)}; got {name!r}."
-    raise ValueError(msg)
+    raise SettingError(msg)
 
 
 def register_backbone(spec: Backbone, *, overwrite: bool = False) -> Backbone:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from ._project import Project, Round, RoundBusyError, default_annotator
+from ._project import Project, Round, RoundBusyError, check_spot_project, default_annotator
 from ._store import LabelStore, Suggestion, check_class_name
 from ._workload import (
     annotator_workload,
@@ -38,6 +38,7 @@ __all__ = [
     "Suggestion",
     "annotator_workload",
     "check_class_name",
+    "check_spot_project",
     "default_annotator",
     "label_givers",
     "project_blocks",

@@ -653,6 +653,13 @@ class Project:
         return adata
 
 
+def check_spot_project(project: Project) -> None:
+    """Raise a :class:`ProjectError` when ``project`` holds cells, not spots (its commands are ``cells …``)."""
+    if project.sample.kind == K.SAMPLE_KIND_CELLS:
+        msg = f"{project.path}: a cell project has no spot features or rounds; use 'activespot cells next'"
+        raise ProjectError(msg)
+
+
 def _check_new_project(path: str | Path, classes: Iterable[str]) -> tuple[Path, list[str]]:
     """Absolute project path (absent or an empty folder) and the checked, de-duplicated classes."""
     path = Path(path).absolute()

@@ -20,6 +20,7 @@ from .. import _constants as K
 from ..errors import ProjectError
 from ..loop import fit_predict_select, initial_query, make_classifier, query_table, sample_blocks, select_query
 from ..model import FusedMLPClassifier, labelled_positions
+from ._project import check_spot_project
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -27,7 +28,14 @@ if TYPE_CHECKING:
     from ..config import Config
     from ._project import Project
 
-__all__ = ["RoundSummary", "SpotQuery", "project_blocks", "round_settings", "run_round", "suggest"]
+__all__ = [
+    "RoundSummary",
+    "SpotQuery",
+    "project_blocks",
+    "round_settings",
+    "run_round",
+    "suggest",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +64,16 @@ class RoundSummary:
 
 
 def project_blocks(project: Project) -> tuple[AnnData, dict[str, np.ndarray]]:
-    """The project's sample with its features, read from the project's cache or computed and cached."""
+    """The project's sample with its features, read from the project's cache or computed and cached.
+
+    Raises
+    ------
+    ProjectError
+        ``project`` is a cell project.
+    """
     from ..features import read_features, write_features
 
+    check_spot_project(project)
     adata = project.load_sample()
     stored = project.features_dir / K.FEATURES_FILE
     if not any(key in adata.obsm for key in K.FEATURE_BLOCKS):

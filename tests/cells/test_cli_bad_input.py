@@ -81,3 +81,53 @@ def test_simulate_with_missing_or_empty_inputs(tile, tmp_path):
     _fails([*base, "--image", tmp_path / "none.png", "--nuclei", tile["csv"]], ["none.png"])
     _fails([*base, "--image", tile["image"], "--nuclei", empty], ["empty.csv", "empty"])
     _fails([*base, "--image", tile["image"], "--nuclei", tile["csv"], "--config", tmp_path / "no.yaml"], ["no.yaml"])
+
+
+@pytest.fixture
+def projects(tile, tmp_path):
+    """A cell project on the tile and a Visium project, each given to the other's commands."""
+    import warnings
+
+    from activespot.project import Project
+    from tests.conftest import DLPFC
+
+    cells = Project.create_cells(tmp_path / "cells", image=tile["image"], nuclei=tile["csv"], classes=["red", "blue"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the bundled section has a lowres image only
+        spots = Project.create(tmp_path / "spots", visium=DLPFC, classes=["L1", "L2"])
+    return {"cells": cells.path, "spots": spots.path}
+
+
+@pytest.mark.parametrize("command", [["next"], ["export"], ["workload"], ["import", "labels.csv"]])
+def test_cell_commands_on_a_visium_project_or_no_project(projects, tmp_path, command):
+    (tmp_path / "labels.csv").write_text("cell_id,label\n1,red\n")
+    before = sorted(p.name for p in projects["spots"].rglob("*"))
+    args = [tmp_path / a if a.endswith(".csv") else a for a in command[1:]]
+    _fails(["cells", command[0], projects["spots"], *args], ["spots", "not a cell project", "cells init"])
+    assert sorted(p.name for p in projects["spots"].rglob("*")) == before
+    _fails(["cells", command[0], tmp_path / "nowhere", *args], ["nowhere", "not an activespot project"])
+
+
+@pytest.mark.parametrize("command", ["features", "suggest", "round"])
+def test_spot_commands_on_a_cell_project(projects, command):
+    before = sorted(p.name for p in projects["cells"].rglob("*"))
+    _fails([command, projects["cells"]], ["cells", "a cell project", "cells next"])
+    assert sorted(p.name for p in projects["cells"].rglob("*")) == before
+
+
+def test_cell_labels_with_an_unknown_class_cell_or_column(projects, tile, tmp_path):
+    first = tile["table"]["instance_id"].iloc[0]
+    cases = {
+        "unknown_class.csv": (f"cell_id,label\n{first},Tumour\n", ["'Tumour'", "red, blue"]),
+        "unknown_cell.csv": ("cell_id,label\nnope,red\n", ["line 2", "'nope'"]),
+        "empty.csv": ("", ["not a readable CSV"]),
+    }
+    for name, (text, names) in cases.items():
+        (tmp_path / name).write_text(text)
+        _fails(["cells", "import", projects["cells"], tmp_path / name], [name, *names])
+    _fails(["cells", "import", projects["cells"], tmp_path / "missing.csv"], ["missing.csv", "not found"])
+    (tmp_path / "two.csv").write_text(f"cell_id,a,b\n{first},red,blue\n")
+    _fails(["cells", "import", projects["cells"], tmp_path / "two.csv", "--column", "c"], ["two.csv", "a, b"])
+    from activespot.project import Project
+
+    assert len(Project.open(projects["cells"]).labels()) == 0

@@ -154,3 +154,12 @@ def test_a_wrong_backbone_in_the_project_names_its_settings_file(project):
 
     with pytest.raises(InputFileError, match=r"project\.yaml: cells\.backbone: .*resnet18"):
         load_cells(project)
+
+
+def test_a_cell_round_records_its_features_provenance(project):
+    cell_round(project)
+    info = project.latest_round(containing=K.ROUND_SUGGESTIONS).info
+    assert info["features"]["backbone"] == "descriptor"
+    assert info["features"]["patch_px"] == project.config.cells.patch_px
+    assert Path(info["features"]["cache_file"]).parent == project.features_dir
+    assert info["cells"]["num_threads"] is None

@@ -41,3 +41,27 @@ def test_next_region_picks_only_unlabelled_cells_of_the_pool():
     )  # fmt: skip
     assert region.cells
     assert set(region.cells) <= set(pool.tolist()) - set(range(40, 60))
+
+
+def test_training_threads_one_for_small_problems_every_core_for_large(monkeypatch):
+    import os
+
+    from activespot.cells import cell_classifier, training_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert training_threads(300, 73) == 1  # a live round on a descriptor: threads only contend
+    assert training_threads(50_000, 1536) == 64  # a backbone's embeddings of a whole slide
+    used = []
+    monkeypatch.setattr("threadpoolctl.threadpool_limits", lambda n: used.append(n) or _Null())
+    features, _, truth = _planted()
+    cell_classifier(CONFIG.model_copy(update={"num_threads": 3}), random_state=0).fit(features, truth)
+    cell_classifier(CONFIG, random_state=0).fit(features, truth)
+    assert used == [3, 1]
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        return False
