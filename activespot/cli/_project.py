@@ -145,8 +145,8 @@ def export(project: Path, loupe_out: Path | None, what: str, all_barcodes: bool,
         if what == "labels":
             values, category = opened.labels(), K.LOUPE_LABEL_CATEGORY
         else:
-            artefact = K.ROUND_PREDICTIONS if what == "predictions" else K.ROUND_QUERY
-            latest = opened.latest_round(containing=artefact)
+            # Predictions come from the one model round (trained or transferred), as in the app.
+            latest = opened.model_round() if what == "predictions" else opened.latest_round(containing=K.ROUND_QUERY)
             if latest is None:
                 command = "round" if what == "predictions" else "suggest"
                 msg = f"{opened.path}: no {what} yet; run 'activespot {command}' first"

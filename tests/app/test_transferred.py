@@ -23,6 +23,19 @@ def test_the_transferred_round_is_the_model_round(transferred_project):
     assert list(round_history(project)["kind"]) == [K.ROUND_KIND_TRANSFERRED]
 
 
+def test_the_cli_exports_the_transferred_predictions(transferred_project, tmp_path):
+    from click.testing import CliRunner
+
+    from activespot.cli import main
+    from activespot.io import read_loupe_csv
+
+    out = tmp_path / "predictions.csv"
+    arguments = ["export", str(transferred_project), "--what", "predictions", "--loupe", str(out)]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    assert len(read_loupe_csv(out)) == Project.open(transferred_project).sample.n_spots
+
+
 def test_a_transferred_project_opens_with_its_predictions_on_every_page(transferred_project):
     app = open_app(transferred_project, page="queue")
     captions = " ".join(c.value for c in app.caption)
