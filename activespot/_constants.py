@@ -168,6 +168,7 @@ APP_QUERY_ANNOTATOR: Final = "annotator"  # URL query parameter that keeps the a
 ROUND_KIND_TRANSFERRED: Final = "transferred"  # round info 'kind': model trained on another sample's labels
 MODEL_ROUND_KINDS: Final = (ROUND_KIND_TRAINED, ROUND_KIND_TRANSFERRED)  # round kinds holding a model + predictions
 BATCH_KEY: Final = "activespot_sample"  # harmonypy meta column: which sample a spot comes from
+TRANSFER_SOURCE_FILE: Final = "transfer_source.npz"  # features/: the source's joint blocks and labels, kept for rounds
 TRANSFER_UNS_KEY: Final = "activespot_transfer"  # uns (exported AnnData): the transfer's parameters, as JSON text
 TRANSFER_H5AD: Final = "transferred_round_{round:04d}.h5ad"  # exports/: target AnnData with transferred predictions
 LOUPE_REVIEW_CATEGORY: Final = "ActiveSpot Review"  # Loupe category of the consistency review

@@ -308,6 +308,32 @@ class Project:
         except (OSError, ValueError, KeyError):
             return None
 
+    def save_transfer_source(self, blocks: Mapping[str, np.ndarray], labels: np.ndarray) -> Path:
+        """Keep a transfer's source: its spots' blocks in this project's (joint) feature space, and their labels.
+
+        Rounds on this project then train on the source's labels together with its own, so that
+        a few labels of this section refine what the transfer knew instead of replacing it.
+        """
+        buffer = BytesIO()
+        names = np.asarray([str(name) for name in blocks])
+        labels = np.asarray(["" if label is None else str(label) for label in labels])
+        np.savez(buffer, block_names=names, labels=labels, **{str(k): np.asarray(v) for k, v in blocks.items()})
+        return atomic_write_bytes(self.features_dir / K.TRANSFER_SOURCE_FILE, buffer.getvalue())
+
+    def transfer_source(self) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+        """The blocks and labels (``None`` where unlabelled) kept by :meth:`save_transfer_source`, if any."""
+        path = self.features_dir / K.TRANSFER_SOURCE_FILE
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                blocks = {str(name): stored[str(name)] for name in stored["block_names"]}
+                labels = stored["labels"].astype(object)
+        except (OSError, ValueError, KeyError) as err:
+            raise InputFileError(path, f"not a readable transfer source ({err})", "transfer again") from None
+        labels[labels == ""] = None
+        return blocks, labels
+
     @property
     def exports_dir(self) -> Path:
         """Folder for the Loupe CSVs handed to the annotator."""

@@ -7,6 +7,7 @@ share a number or touch each other's files, and each round stores every setting 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from .. import _constants as K
 from ..errors import ProjectError
@@ -162,6 +164,31 @@ def suggest(project: Project, *, n: int | None = None, wait: bool = True, annota
     return SpotQuery(path, query, number)
 
 
+def _with_transfer_source(
+    project: Project, blocks: dict[str, np.ndarray], labels: np.ndarray, graph: sparse.spmatrix
+) -> tuple[dict[str, np.ndarray], np.ndarray, sparse.spmatrix, int]:
+    """Blocks, labels and graph to train on: the source's spots first when the project was transferred.
+
+    Returns them unchanged (and 0 source rows) for a project of its own, or when its features are
+    no longer the joint ones of its transfer (recomputed with ``activespot features``).
+    """
+    source = project.transfer_source()
+    if source is None:
+        return blocks, labels, graph, 0
+    source_blocks, source_labels = source
+    shapes = {name: block.shape[1] for name, block in blocks.items()}
+    if {name: block.shape[1] for name, block in source_blocks.items()} != shapes:
+        logger.warning(
+            "%s: the features are no longer those of its transfer; training on this section's labels alone",
+            project.path,
+        )
+        return blocks, labels, graph, 0
+    rows = source_labels.size
+    stacked = {name: np.vstack([source_blocks[name], block]) for name, block in blocks.items()}
+    apart = sparse.block_diag([sparse.csr_matrix((rows, rows)), graph], format="csr")  # no smoothing across
+    return stacked, np.concatenate([source_labels, labels]), apart, rows
+
+
 def _write_query(project: Project, query: list[str], *, round_number: int) -> Path:
     from ..io import write_loupe_csv
 
@@ -176,7 +203,9 @@ def run_round(project: Project, *, wait: bool = True, annotator: str | None = No
     and two Loupe CSVs in ``exports/``: every spot's prediction (category "ActiveSpot
     Prediction") and the next query ("ActiveSpot Query"). The model warm-starts from the latest
     trained round's checkpoint when ``model.warm_start`` is on. The labels are read inside the
-    round lock, so the round trains on what was labelled when it started.
+    round lock, so the round trains on what was labelled when it started. A project made by
+    ``activespot transfer`` trains on the source's labels too, in the joint feature space it
+    was transferred in, so that its own first labels refine the transfer instead of replacing it.
 
     Parameters
     ----------
@@ -217,14 +246,23 @@ def run_round(project: Project, *, wait: bool = True, annotator: str | None = No
             model = FusedMLPClassifier.from_bytes(previous.load_file(K.ROUND_MODEL)).set_params(
                 **make_classifier(config.model).get_params()
             )
+        fit_blocks, fit_labels, fit_graph, source_rows = _with_transfer_source(project, blocks, labels, graph)
+        exclude = np.arange(fit_labels.size) < source_rows  # the source's spots are never asked about
         result = fit_predict_select(
             model,
-            blocks,
-            labels,
-            graph=graph,
+            fit_blocks,
+            fit_labels,
+            graph=fit_graph,
             config=config,
             n=config.select.batch,
             rng=np.random.default_rng([config.model.seed, number]),
+            exclude=exclude if source_rows else None,
+        )
+        result = dataclasses.replace(
+            result,
+            probabilities=result.probabilities[source_rows:],
+            embeddings=result.embeddings[source_rows:],
+            query=result.query - source_rows,
         )
         predicted = pd.Series(result.predictions, index=barcodes, name="label")
         # Per-class columns are prefixed so that no class name can collide with "label" or "confidence".

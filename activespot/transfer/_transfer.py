@@ -144,6 +144,7 @@ def transfer_labels(
         source, labels, source_adata, target_adata, blocks, ensemble=ensemble
     )
     project = _create_target(source, target, out=out, image=image, annotator=annotator, blocks=blocks[1], info=info)
+    project.save_transfer_source(blocks[0], _labels_of(labels, source_adata.obs_names))
     predicted_counts = {str(k): int(v) for k, v in table["label"].value_counts().items()}
     from ..loop import query_table
     from ..project import round_settings
@@ -247,7 +248,7 @@ def _train_predict(
     n_source = source_adata.n_obs
     stacked = {name: np.vstack([blocks[0][name], blocks[1][name]]) for name in blocks[0]}
     y = np.full(n_source + target_adata.n_obs, None, dtype=object)
-    y[:n_source] = labels.reindex(source_adata.obs_names).astype(object).where(lambda s: s.notna(), None).to_numpy()
+    y[:n_source] = _labels_of(labels, source_adata.obs_names)
     model, *others = (
         make_classifier(config.model, seed=config.model.seed + offset).set_params(warm_start=False).fit(stacked, y)
         for offset in range(ensemble)
@@ -269,6 +270,11 @@ def _train_predict(
         rng=np.random.default_rng([config.model.seed, 1]),
     )
     return model, table, embeddings, list(barcodes[picked])
+
+
+def _labels_of(labels: pd.Series, barcodes: pd.Index) -> np.ndarray:
+    """The label of each of ``barcodes`` (``None`` where unlabelled), as an object array."""
+    return labels.reindex(barcodes).astype(object).where(lambda s: s.notna(), None).to_numpy()
 
 
 def _create_target(

@@ -227,3 +227,42 @@ def test_cli_transfer_errors_are_one_line(small_source, tmp_path):
     assert result.exit_code == 2
     assert result.output.count("\n") == 1
     assert "gone" in result.output
+
+
+def test_a_round_on_a_transferred_project_trains_on_the_source_labels_too(transferred, truth, tmp_path):
+    """Issue 16: six labels of the target must refine the transfer, not replace it with a six-label model."""
+    from activespot.project import run_round
+
+    out = tmp_path / "target"
+    shutil.copytree(transferred["out"], out)
+    target = Project.open(out)
+    layers = truth["151674"].reindex(target.barcodes).dropna()
+    transferred_labels = target.predictions()["label"]
+    zero_shot = (transferred_labels.reindex(layers.index) == layers).mean()
+    source_blocks, source_labels = target.transfer_source()
+    n_source_labels = sum(label is not None for label in source_labels)
+    assert n_source_labels > 100  # every layer label of the 151673 band
+    assert set(source_blocks) == {K.MORPH_KEY, K.EXPR_KEY, K.CONTEXT_KEY}
+
+    # A pathologist's first six clicks, in two layers: alone they would make a two-class model.
+    two_layers = layers[layers.isin(layers.value_counts().index[:2])]
+    six = two_layers.groupby(two_layers).head(3)
+    target.add_labels(six.to_dict(), annotator="test", source=K.SOURCE_MANUAL)
+    seen = []
+    original = FusedMLPClassifier.fit
+
+    def spy(self, blocks, y):
+        seen.append(np.asarray(y, dtype=object))
+        return original(self, blocks, y)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FusedMLPClassifier, "fit", spy)
+        summary = run_round(target)
+    predicted = target.predictions()["label"]
+    assert set(predicted) == set(transferred_labels)  # no layer vanishes
+    after = (predicted.reindex(layers.index) == layers).mean()
+    assert after >= zero_shot - 0.02, (zero_shot, after)  # before the fix: a two-class model, far below
+    (y,) = seen
+    assert y.size == source_labels.size + target.sample.n_spots  # the source's spots, then the target's
+    assert sum(label is not None for label in y) == n_source_labels + 6
+    assert set(summary.query) <= set(target.barcodes)  # only the target's spots are asked about
