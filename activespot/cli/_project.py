@@ -112,6 +112,12 @@ def import_(project: Path, csv_file: Path, column: str | None, annotator: str | 
 
     opened = Project.open(project)
     summary = opened.import_loupe(csv_file, column=column, annotator=annotator_name(annotator))
+    if summary.mapped_from_um is not None:
+        click.echo(
+            f"note: {csv_file} labels {summary.mapped_from_um} µm bins; mapped to this project's "
+            f"{opened.sample.bin_size} µm bins (containment, or majority with ties left out); "
+            f"{summary.outside} mapped bins are not under tissue here and were skipped"
+        )
     click.echo(
         f"Imported column {summary.column!r} from {csv_file}: {summary.new} new, {summary.changed} changed, "
         f"{summary.unchanged} unchanged labels."
@@ -130,17 +136,31 @@ def import_(project: Path, csv_file: Path, column: str | None, annotator: str | 
 )
 @click.option("--all-barcodes", is_flag=True, help="List every spot, leaving unlabelled ones blank (Loupe's own form).")
 @click.option("--h5ad", "h5ad_out", type=click.Path(path_type=Path), default=None, help="Also write the AnnData.")
+@click.option(
+    "--bin-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Visium HD: write the Loupe CSV for bins of this size (µm), mapped from the project's bins.",
+)
 @user_errors
-def export(project: Path, loupe_out: Path | None, what: str, all_barcodes: bool, h5ad_out: Path | None) -> None:
+def export(
+    project: Path, loupe_out: Path | None, what: str, all_barcodes: bool, h5ad_out: Path | None, bin_size: int | None
+) -> None:
     """Export labels, predictions or the next query as a Loupe CSV, and/or the annotated AnnData."""
     from ..errors import ProjectError
-    from ..io import write_loupe_csv
+    from ..io import LOUPE_BIN_SIZES, map_bin_labels, write_loupe_csv
     from ..project import Project
 
     if loupe_out is None and h5ad_out is None:
         msg = "nothing to export: give --loupe OUT.csv and/or --h5ad OUT.h5ad"
         raise ProjectError(msg)
     opened = Project.open(project)
+    if bin_size is not None and opened.sample.bin_size is None:
+        msg = f"{opened.path}: --bin-size is for Visium HD projects; this one labels 55 µm spots, leave it out"
+        raise ProjectError(msg)
+    if bin_size is not None and all_barcodes and bin_size != opened.sample.bin_size:
+        msg = "--all-barcodes lists the project's own bins; leave it out when exporting another --bin-size"
+        raise ProjectError(msg)
     if loupe_out is not None:
         if what == "labels":
             values, category = opened.labels(), K.LOUPE_LABEL_CATEGORY
@@ -155,6 +175,15 @@ def export(project: Path, loupe_out: Path | None, what: str, all_barcodes: bool,
                 values, category = latest.load_table(K.ROUND_PREDICTIONS)["label"], K.LOUPE_PREDICTION_CATEGORY
             else:
                 values, category = latest.load_table(K.ROUND_QUERY).iloc[:, 0].astype(str), K.LOUPE_QUERY_CATEGORY
+        if bin_size is not None and bin_size != opened.sample.bin_size:
+            try:
+                values = map_bin_labels(values, to_um=bin_size)
+            except ValueError as err:
+                msg = f"{opened.path}: {err}"
+                raise ProjectError(msg) from None
+        if bin_size is not None and bin_size not in LOUPE_BIN_SIZES:
+            sizes = " and ".join(f"{size} µm" for size in LOUPE_BIN_SIZES)
+            click.echo(f"note: Loupe Browser opens {sizes} bins, not {bin_size} µm: this CSV is for other tools")
         write_loupe_csv(values, loupe_out, category=category, barcodes=opened.barcodes if all_barcodes else None)
         click.echo(f"Wrote {len(values)} {what} to {loupe_out} (category {category!r})")
     if h5ad_out is not None:

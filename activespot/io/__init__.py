@@ -2,6 +2,7 @@
 
 from ._cell_labels import read_cell_labels_csv, write_cell_labels_csv, write_cell_labels_geojson
 from ._cells import cells_from_nuclei, read_cells
+from ._hd_bins import LOUPE_BIN_SIZES, hd_bin_size, map_bin_labels
 from ._images import is_blank, read_image_size, read_microns_per_pixel, read_tissue_image, to_uint8_rgb
 from ._loupe import read_loupe_csv, write_loupe_csv
 from ._nuclei import (
@@ -21,12 +22,15 @@ from ._truth import read_truth
 from ._visium import read_visium
 
 __all__ = [
+    "LOUPE_BIN_SIZES",
     "NUCLEI_COLUMNS",
     "NUCLEI_READERS",
     "SpotImage",
     "cells_from_nuclei",
     "guess_nuclei_format",
+    "hd_bin_size",
     "is_blank",
+    "map_bin_labels",
     "nuclei_table",
     "open_cell_image",
     "read_cell_labels_csv",

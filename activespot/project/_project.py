@@ -93,6 +93,8 @@ class ImportSummary:
     unchanged: int
     column: str
     action_id: int | None = None
+    mapped_from_um: int | None = None  # Visium HD: the bin size of the file's barcodes, when not the project's
+    outside: int = 0  # mapped bins that are not among the project's (off tissue)
 
 
 @dataclass(frozen=True)
@@ -407,9 +409,19 @@ class Project:
         Only barcodes whose label differs from the current one become events, so importing
         the same file twice changes nothing.
         """
-        from ..io import read_loupe_csv
+        from ..io import hd_bin_size, map_bin_labels, read_loupe_csv
 
-        incoming = read_loupe_csv(csv_path, column=column, known_barcodes=self.barcodes, check_label=self.check_label)
+        project_um, mapped_from, outside = self.sample.bin_size, None, 0
+        incoming = read_loupe_csv(csv_path, column=column, check_label=self.check_label)
+        file_um = hd_bin_size(incoming.index) if project_um is not None else None
+        if file_um is not None and file_um != project_um:  # another bin size of the same section: mapped
+            mapped = map_bin_labels(incoming, to_um=project_um)
+            known = mapped.index.isin(self.barcodes)
+            incoming, mapped_from, outside = mapped[known], file_um, int((~known).sum())
+        else:
+            incoming = read_loupe_csv(
+                csv_path, column=column, known_barcodes=self.barcodes, check_label=self.check_label
+            )
         current = self.labels()
         before = current.reindex(incoming.index)
         changed_mask = before.ne(incoming) | before.isna()
@@ -430,6 +442,8 @@ class Project:
             unchanged=int((~changed_mask).sum()),
             column=str(incoming.name),
             action_id=action,
+            mapped_from_um=mapped_from,
+            outside=outside,
         )
 
     # -- rounds ----------------------------------------------------------------------------------
