@@ -411,14 +411,15 @@ class Project:
         """
         from ..io import hd_bin_size, map_bin_labels, read_loupe_csv
 
-        project_um, mapped_from, outside = self.sample.bin_size, None, 0
-        incoming = read_loupe_csv(csv_path, column=column, check_label=self.check_label)
-        file_um = hd_bin_size(incoming.index) if project_um is not None else None
-        if file_um is not None and file_um != project_um:  # another bin size of the same section: mapped
-            mapped = map_bin_labels(incoming, to_um=project_um)
-            known = mapped.index.isin(self.barcodes)
-            incoming, mapped_from, outside = mapped[known], file_um, int((~known).sum())
-        else:
+        project_um, mapped_from, outside, incoming = self.sample.bin_size, None, 0, None
+        if project_um is not None:  # Visium HD: the file may label another bin size of the section
+            anysize = read_loupe_csv(csv_path, column=column, check_label=self.check_label)
+            file_um = hd_bin_size(anysize.index)
+            if file_um is not None and file_um != project_um:
+                mapped = map_bin_labels(anysize, to_um=project_um)
+                known = mapped.index.isin(self.barcodes)
+                incoming, mapped_from, outside = mapped[known], file_um, int((~known).sum())
+        if incoming is None:
             incoming = read_loupe_csv(
                 csv_path, column=column, known_barcodes=self.barcodes, check_label=self.check_label
             )
