@@ -42,12 +42,16 @@ def demo_template(tmp_path_factory, dlpfc_truth) -> Path:
     return project.path
 
 
+def _private_copy(template: Path, target: Path) -> Path:
+    """A copy of a session-wide project that one test may change."""
+    shutil.copytree(template, target)
+    return target
+
+
 @pytest.fixture
 def demo_project(demo_template, tmp_path) -> Path:
     """A private copy of the demo project (the app may write to it)."""
-    target = tmp_path / "project"
-    shutil.copytree(demo_template, target)
-    return target
+    return _private_copy(demo_template, tmp_path / "project")
 
 
 @pytest.fixture(scope="session")
@@ -73,9 +77,7 @@ def transferred_template(tmp_path_factory, subsets, truth) -> Path:  # noqa: F81
 @pytest.fixture
 def transferred_project(transferred_template, tmp_path) -> Path:
     """A private copy of the transferred project (the app may write to it)."""
-    target = tmp_path / "transferred"
-    shutil.copytree(transferred_template, target)
-    return target
+    return _private_copy(transferred_template, tmp_path / "transferred")
 
 
 def journal(path: Path) -> pd.DataFrame:
