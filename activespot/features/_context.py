@@ -3,8 +3,9 @@
 Pathologists judge a spot by its surroundings as much as by itself (a layer boundary, the edge of
 a tumour); averaging the neighbours' morphology and expression gives the model that view at the
 cost of one sparse matrix product. On a Visium grid the neighbours are the hexagonal rings
-1..k around the spot (squidpy's grid graph); for data without a grid (cells, arbitrary
-coordinates) they are the nearest neighbours a k-ring hexagon would hold.
+1..k around the spot (squidpy's grid graph); on the square grid of Visium HD bins, the rings of
+8-neighbours (the (2k + 1)² window, built from the bin raster in :mod:`._grid`); for data without
+a grid (cells, arbitrary coordinates) the nearest neighbours a k-ring hexagon would hold.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import _constants as K
+from ._grid import SquareGrid, is_square_grid
 
 __all__ = ["context_features", "spatial_graph"]
 
 logger = logging.getLogger(__name__)
 
 _HEX_NEIGHBOURS = 6  # Visium spots sit on a hexagonal lattice
-_SQUARE_NEIGHBOURS = 4  # Visium HD bins sit on a square lattice
 
 
 def spatial_graph(adata: AnnData, *, rings: int = 1) -> tuple[sparse.csr_matrix, dict[str, Any]]:
@@ -45,20 +46,21 @@ def spatial_graph(adata: AnnData, *, rings: int = 1) -> tuple[sparse.csr_matrix,
         The method and its parameters, and the mean number of neighbours.
     """
     _check_context(adata, rings=rings)
+    if is_square_grid(adata):
+        graph = SquareGrid.from_adata(adata).neighbour_graph(rings)
+        return graph, {"method": "square grid", "n_neighs": 8, "rings": rings, **_mean_neighbours(graph)}
     import squidpy as sq
 
     # squidpy builds the graph on a bare AnnData so that nothing is written into the user's.
     bare = AnnData(obs=adata.obs[[]].copy(), obsm={K.SPATIAL_KEY: np.asarray(adata.obsm[K.SPATIAL_KEY])[:, :2]})
-    scalefactors = _scalefactors(adata)
     # squidpy announces every graph at INFO through spatialdata's logger; our caller logs what matters.
     chatty = logging.getLogger("spatialdata._logging")
     level = chatty.level
     chatty.setLevel(logging.WARNING)
     try:
         if {K.ARRAY_ROW, K.ARRAY_COL} <= set(adata.obs.columns):
-            n_neighs = _SQUARE_NEIGHBOURS if K.BIN_SIZE_UM in scalefactors else _HEX_NEIGHBOURS
-            result = sq.gr.spatial_neighbors_grid(bare, n_neighs=n_neighs, n_rings=rings, copy=True)
-            info = {"method": "grid", "n_neighs": n_neighs, "rings": rings}
+            result = sq.gr.spatial_neighbors_grid(bare, n_neighs=_HEX_NEIGHBOURS, n_rings=rings, copy=True)
+            info = {"method": "grid", "n_neighs": _HEX_NEIGHBOURS, "rings": rings}
         else:
             k = 3 * rings * (rings + 1)  # spots within `rings` rings of a hexagonal lattice
             result = sq.gr.spatial_neighbors_knn(bare, n_neighs=k, copy=True)
@@ -69,8 +71,11 @@ def spatial_graph(adata: AnnData, *, rings: int = 1) -> tuple[sparse.csr_matrix,
     graph.setdiag(0)
     graph.eliminate_zeros()
     graph.data[:] = 1.0
-    info["mean_neighbours"] = float(graph.getnnz(axis=1).mean()) if graph.shape[0] else 0.0
-    return graph, info
+    return graph, {**info, **_mean_neighbours(graph)}
+
+
+def _mean_neighbours(graph: sparse.csr_matrix) -> dict[str, float]:
+    return {"mean_neighbours": float(graph.getnnz(axis=1).mean()) if graph.shape[0] else 0.0}
 
 
 def _scalefactors(adata: AnnData) -> Mapping[str, Any]:
