@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-__all__ = ["column_scale", "standardise"]
+__all__ = ["available_cores", "column_scale", "standardise"]
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells, else the machine's), for thread pools."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def column_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -43,7 +43,16 @@ class FeaturesConfig(_Section):
     expression: bool = True
     n_top_genes: int = Field(1000, ge=1)
     n_pcs: int | None = Field(50, ge=1, description="PCA components of the expression block; None keeps HVGs.")
-    context_rings: int = Field(3, ge=0, description="Hex-grid neighbour rings averaged into the context block.")
+    context_rings: int = Field(
+        3, ge=0, description="Grid neighbour rings averaged into the context block (hexagonal; 8-neighbours for HD)."
+    )
+    hd_patch_um: float = Field(64.0, gt=0, description="Visium HD: side (µm) of the tiles embedded for morphology.")
+    hd_stride_um: float = Field(
+        32.0, gt=0, description="Visium HD: tile spacing (µm); each bin blends the four tiles around it."
+    )
+    hd_expression_sigma_um: float = Field(
+        16.0, ge=0, description="Visium HD: Gaussian (µm) pooling bins' expression before HVGs and PCA; 0: none."
+    )
 
 
 class ModelConfig(_Section):

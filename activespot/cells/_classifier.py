@@ -9,12 +9,11 @@ selector spreads its picks over.
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 
-from .._numeric import column_scale
+from .._numeric import available_cores, column_scale
 
 __all__ = ["CellClassifier", "training_threads"]
 
@@ -36,7 +35,7 @@ def training_threads(n_labels: int, n_features: int, *, hidden: int = 32) -> int
     """
     if n_labels * n_features * hidden < PARALLEL_WORK:
         return 1
-    return os.cpu_count() or 1
+    return available_cores()
 
 
 class CellClassifier:

@@ -57,6 +57,9 @@ def round_(project: Path) -> None:
 @main.command()
 @click.option("--visium", required=True, type=click.Path(path_type=Path), help="Space Ranger 'outs' folder or .h5ad.")
 @click.option("--truth", required=True, type=click.Path(path_type=Path), help="CSV: barcodes, then labels.")
+@click.option(
+    "--bin-size", type=click.IntRange(min=1), default=None, help="Visium HD: bin size in µm (default 8 when present)."
+)
 @click.option("--truth-column", default=None, help="Label column of the truth CSV (default: the second column).")
 @click.option("--strategy", default="least_confidence_kmeans", show_default=True, help="Strategy name, or 'all'.")
 @click.option("--init", type=click.IntRange(min=1), default=None, help="Initial query size (default: select.init).")
@@ -71,6 +74,7 @@ def round_(project: Path) -> None:
 def simulate(
     visium: Path,
     truth: Path,
+    bin_size: int | None,
     truth_column: str | None,
     strategy: str,
     init: int | None,
@@ -97,6 +101,7 @@ def simulate(
     result = run_simulation(
         visium,
         truth,
+        bin_size=bin_size,
         truth_column=truth_column,
         strategy=strategy,
         init=init,

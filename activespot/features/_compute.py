@@ -24,9 +24,10 @@ from ..config import FeaturesConfig
 from ..errors import InputFileError
 from ._backbones import check_backbone_name
 from ._cache import cached_block
-from ._context import _scalefactors, context_features
-from ._embed import embed_spots
-from ._expression import RECIPE_VERSION, expression_features
+from ._context import context_features
+from ._embed import embed_spots, embed_tiles
+from ._expression import RECIPE_VERSION, expression_features, grid_expression_features
+from ._grid import is_square_grid, library_scalefactors
 from ._patches import select_image
 
 __all__ = [
@@ -121,7 +122,7 @@ def _compute(
     obs_names = np.asarray(adata.obs_names, dtype=str)
     if config.expression:
         blocks[K.EXPR_KEY], provenance[K.EXPR_KEY] = cached_block(
-            lambda: expression_features(adata, n_top_genes=config.n_top_genes, n_pcs=config.n_pcs),
+            lambda: _expression(adata, config),
             cache_dir=cache_dir,
             stem="expr",
             key_parts=() if cache_dir is None else _expression_key(adata, config),
@@ -147,7 +148,24 @@ def morphology_features(
     library_id: str | None = None,
     progress: bool = True,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """The morphology block with ``config``'s backbone, weights and patch settings (see :func:`embed_spots`)."""
+    """The morphology block with ``config``'s backbone, weights and patch settings.
+
+    Spots are embedded one patch each (:func:`embed_spots`); Visium HD bins through the tile grid
+    of ``config.hd_patch_um`` / ``hd_stride_um`` (:func:`embed_tiles`).
+    """
+    if is_square_grid(adata):
+        return embed_tiles(
+            adata,
+            config.backbone,
+            weights=config.weights,
+            patch_um=config.hd_patch_um,
+            stride_um=config.hd_stride_um,
+            batch_size=config.batch_size,
+            num_workers=config.num_workers,
+            library_id=library_id,
+            cache_dir=cache_dir,
+            progress=progress,
+        )
     return embed_spots(
         adata,
         config.backbone,
@@ -161,18 +179,33 @@ def morphology_features(
     )
 
 
+def _expression(adata: AnnData, config: FeaturesConfig) -> tuple[np.ndarray, dict[str, Any]]:
+    """Visium HD bins pool their neighbours' expression (:func:`grid_expression_features`); spots stand alone."""
+    if is_square_grid(adata) and config.n_pcs is not None:
+        return grid_expression_features(
+            adata, n_top_genes=config.n_top_genes, n_pcs=config.n_pcs, sigma_um=config.hd_expression_sigma_um
+        )
+    return expression_features(adata, n_top_genes=config.n_top_genes, n_pcs=config.n_pcs)
+
+
 def _expression_key(adata: AnnData, config: FeaturesConfig) -> tuple[Any, ...]:
-    """Everything the expression block depends on: the counts, the gene names and the recipe's settings."""
+    """Everything the expression block depends on: the counts, the gene names and the recipe's settings.
+
+    For Visium HD bins also the grid and the neighbourhood, which decide what each bin pools.
+    """
     counts = adata.X
     parts = (counts.data, counts.indices, counts.indptr) if sparse.issparse(counts) else (np.asarray(counts),)
     settings = {"n_top_genes": config.n_top_genes, "n_pcs": config.n_pcs, "recipe_version": RECIPE_VERSION}
+    if is_square_grid(adata):
+        settings["hd_expression_sigma_um"] = config.hd_expression_sigma_um
+        parts = (*parts, adata.obs[K.ARRAY_ROW].to_numpy(), adata.obs[K.ARRAY_COL].to_numpy())
     return (settings, list(counts.shape), np.asarray(adata.var_names, dtype=str), *parts)
 
 
 def _context_key(adata: AnnData, sources: dict[str, np.ndarray], config: FeaturesConfig) -> tuple[Any, ...]:
     """Everything the context block depends on: the blocks it averages, the spot grid and the rings."""
     grid = [np.asarray(adata.obs[column]) for column in (K.ARRAY_ROW, K.ARRAY_COL) if column in adata.obs]
-    scalefactors = {key: value for key, value in _scalefactors(adata).items() if key == K.BIN_SIZE_UM}
+    scalefactors = {key: value for key, value in library_scalefactors(adata).items() if key == K.BIN_SIZE_UM}
     return (
         {"rings": config.context_rings, "blocks": list(sources), **scalefactors},
         np.asarray(adata.obsm[K.SPATIAL_KEY]),

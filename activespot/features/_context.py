@@ -78,12 +78,6 @@ def _mean_neighbours(graph: sparse.csr_matrix) -> dict[str, float]:
     return {"mean_neighbours": float(graph.getnnz(axis=1).mean()) if graph.shape[0] else 0.0}
 
 
-def _scalefactors(adata: AnnData) -> Mapping[str, Any]:
-    libraries = adata.uns.get(K.SPATIAL_KEY, {})
-    library = libraries.get(adata.uns.get(K.LIBRARY_ID_KEY)) or (next(iter(libraries.values())) if libraries else {})
-    return library.get(K.SCALEFACTORS_KEY, {})
-
-
 def _check_context(adata: AnnData, *, rings: int) -> None:
     if K.SPATIAL_KEY not in adata.obsm:
         msg = f"adata.obsm[{K.SPATIAL_KEY!r}] (spot coordinates) is needed for the context block."

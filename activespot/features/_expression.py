@@ -20,7 +20,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
-__all__ = ["expression_features", "joint_expression_features"]
+__all__ = ["expression_features", "grid_expression_features", "joint_expression_features"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ TARGET_SUM = 1e4
 HVG_FLAVOR = "seurat"
 _MAX_SCALED = 10  # clip scaled values, as scanpy tutorials do, so a few outlier spots cannot dominate PCA
 _BATCH = "_activespot_sample"
+_PCA_FIT_ROWS = 50_000  # rows a grid's PCA is fitted on (pools, or a seeded sample of them): plenty for 50 PCs
 
 
 def expression_features(
@@ -59,6 +60,98 @@ def expression_features(
     """
     _check_expression(adata, n_top_genes=n_top_genes, n_pcs=n_pcs)
     return _hvg_block(_log_normalise(adata), n_top_genes=n_top_genes, n_pcs=n_pcs, batch=None)
+
+
+def grid_expression_features(
+    adata: AnnData, *, n_top_genes: int = 1000, n_pcs: int = 50, sigma_um: float = 16.0
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Expression block of Visium HD bins: neighbourhood-pooled, sparse throughout.
+
+    An 8 µm bin holds tens of UMIs, too few for one bin's expression to say much, and 500k+
+    bins × 1000 HVGs would be gigabytes dense. So:
+
+    1. counts are summed over square pools of bins about 2σ wide (a sparse product), and HVGs
+       are ranked and the scaled PCA fitted on those pools (at most 50k, a seeded sample beyond);
+    2. every bin's own log-normalised HVGs are projected on the components (sparse × dense, the
+       scaling folded into the loadings, so nothing is densified);
+    3. the components are averaged over the grid with a Gaussian of σ ``sigma_um`` — the same as
+       projecting Gaussian-pooled expression, since the projection is linear.
+
+    Parameters
+    ----------
+    adata
+        Bins × genes with raw UMI counts, ``obs['array_row'/'array_col']`` and the bin size in the
+        scale factors.
+    n_top_genes, n_pcs
+        As for :func:`expression_features` (``n_pcs`` is required here).
+    sigma_um
+        Width of the Gaussian neighbourhood in µm; 0 keeps each bin's own expression (HVGs and
+        PCA then fitted on a sample of single bins).
+
+    Returns
+    -------
+    block
+        float32 (n_bins, n_pcs).
+    info
+        Genes kept, recipe, pool and Gaussian widths, explained variance on the pools.
+    """
+    from ._grid import SquareGrid, bin_size_um
+
+    _check_expression(adata, n_top_genes=n_top_genes, n_pcs=n_pcs)
+    if sigma_um < 0:
+        msg = f"The expression neighbourhood sigma_um must be >= 0; got {sigma_um!r}."
+        raise ValueError(msg)
+    grid = SquareGrid.from_adata(adata)
+    bin_um = bin_size_um(adata)
+    pool = max(1, round(2 * sigma_um / bin_um))
+    counts = sparse.csr_matrix(adata.X, dtype=np.float32)
+    pools = _pool_counts(counts, grid, pool)
+    rng = np.random.default_rng(0)
+    if pools.shape[0] > _PCA_FIT_ROWS:
+        pools = pools[np.sort(rng.choice(pools.shape[0], _PCA_FIT_ROWS, replace=False))]
+    fitted, info = _fit_hvg_pca(
+        _log_normalise(AnnData(X=pools, var=adata.var[[]].copy())), n_top_genes=n_top_genes, n_pcs=n_pcs, batch=None
+    )
+    genes = adata.var_names.get_indexer(info["genes"])
+    loadings, offset = _projection(fitted)
+    bins = _log_normalise(AnnData(X=counts, var=adata.var[[]].copy())).X[:, genes]
+    scores = np.asarray(bins @ loadings, dtype=np.float32) - offset
+    smoothed = grid.gaussian(scores, sigma_um / bin_um)
+    where = f"{pool}x{pool}-bin pools" if pool > 1 else "single bins"
+    return smoothed, {
+        **info,
+        "recipe": f"{info['recipe']} fitted on {where}; bins projected, then a Gaussian over the grid",
+        "pool_bins": pool,
+        "sigma_um": float(sigma_um),
+        "fitted_rows": int(fitted.n_obs),
+    }
+
+
+def _pool_counts(counts: sparse.csr_matrix, grid: Any, pool: int) -> sparse.csr_matrix:
+    """Counts summed over ``pool`` × ``pool`` squares of the grid, one row per non-empty square."""
+    if pool == 1:
+        return counts
+    square = (grid.rows // pool) * (int(grid.cols.max()) // pool + 1) + grid.cols // pool
+    squares, row = np.unique(square, return_inverse=True)
+    summing = sparse.csr_matrix(
+        (np.ones(grid.n_bins, dtype=np.float32), (row, np.arange(grid.n_bins))), shape=(len(squares), grid.n_bins)
+    )
+    return (summing @ counts).tocsr()
+
+
+def _projection(fitted: AnnData) -> tuple[np.ndarray, np.ndarray]:
+    """Loadings and offset that project log-normalised HVGs as the fitted scale + PCA does, without densifying.
+
+    scanpy's ``scale`` divides by the genes' standard deviation (ddof 1, zero read as 1) after
+    centring, then PCA centres again; both are affine, so ``scores = X @ loadings - offset``.
+    """
+    components = fitted.varm["PCs"].astype(np.float64)  # genes × PCs
+    mean, std = fitted.var["mean"].to_numpy(np.float64), fitted.var["std"].to_numpy(np.float64)
+    std = np.where(std > 0, std, 1.0)
+    loadings = components / std[:, None]
+    centre = np.asarray(fitted.X, dtype=np.float64).mean(axis=0)  # of the scaled (and clipped) values
+    offset = (mean / std + centre) @ components
+    return loadings.astype(np.float32), offset.astype(np.float32)
 
 
 def joint_expression_features(
@@ -154,6 +247,16 @@ def _log_normalise(adata: AnnData) -> AnnData:
 def _hvg_block(
     normalised: AnnData, *, n_top_genes: int, n_pcs: int | None, batch: str | None
 ) -> tuple[np.ndarray, dict[str, Any]]:
+    fitted, info = _fit_hvg_pca(normalised, n_top_genes=n_top_genes, n_pcs=n_pcs, batch=batch)
+    if n_pcs is None:
+        return _dense(fitted.X), info
+    return fitted.obsm["X_pca"].astype(np.float32), info
+
+
+def _fit_hvg_pca(
+    normalised: AnnData, *, n_top_genes: int, n_pcs: int | None, batch: str | None
+) -> tuple[AnnData, dict[str, Any]]:
+    """The HVGs of ``normalised`` (log-normalised), scaled and with their PCA when ``n_pcs``, and what was done."""
     import scanpy as sc
 
     n_genes = min(n_top_genes, normalised.n_vars)
@@ -170,7 +273,7 @@ def _hvg_block(
         "genes": genes,
     }
     if n_pcs is None:
-        return _dense(normalised.X), {**info, "n_pcs": None}
+        return normalised, {**info, "n_pcs": None}
     n_comps = min(n_pcs, normalised.n_obs - 1, len(genes) - 1)
     if n_comps < 1:
         msg = f"PCA needs at least 2 spots and 2 genes; got {normalised.n_obs} spots and {len(genes)} genes."
@@ -180,7 +283,7 @@ def _hvg_block(
     sc.pp.pca(normalised, n_comps=n_comps, svd_solver="covariance_eigh", random_state=0)
     variance = float(normalised.uns["pca"]["variance_ratio"].sum())
     info.update(recipe=info["recipe"] + f" + scale + PCA({n_comps})", n_pcs=n_comps, variance_explained=variance)
-    return normalised.obsm["X_pca"].astype(np.float32), info
+    return normalised, info
 
 
 def _exactly_top(var: Any, n: int) -> np.ndarray:

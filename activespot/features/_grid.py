@@ -15,7 +15,9 @@ Context rings, the HD expression neighbourhood and the smoothing of predictions 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from anndata import AnnData
@@ -23,17 +25,36 @@ from scipy import ndimage, sparse
 
 from .. import _constants as K
 
-__all__ = ["SquareGrid", "is_square_grid"]
+__all__ = ["SquareGrid", "bin_size_um", "is_square_grid", "library_scalefactors"]
 
 _GAUSSIAN_TRUNCATE = 3.0  # the filter reaches 3 sigma, as scipy's default (4) with a smaller window
 
 
+def library_scalefactors(adata: AnnData) -> Mapping[str, Any]:
+    """The scale factors of ``adata``'s library (the one named in ``uns``, else the first); empty when none."""
+    libraries = adata.uns.get(K.SPATIAL_KEY, {})
+    library = libraries.get(adata.uns.get(K.LIBRARY_ID_KEY)) or (next(iter(libraries.values())) if libraries else {})
+    return library.get(K.SCALEFACTORS_KEY, {})
+
+
 def is_square_grid(adata: AnnData) -> bool:
     """Whether ``adata``'s items are Visium HD bins: grid coordinates and a ``bin_size_um`` scale factor."""
-    if not {K.ARRAY_ROW, K.ARRAY_COL} <= set(adata.obs.columns):
-        return False
-    libraries = adata.uns.get(K.SPATIAL_KEY, {})
-    return any(K.BIN_SIZE_UM in library.get(K.SCALEFACTORS_KEY, {}) for library in libraries.values())
+    return {K.ARRAY_ROW, K.ARRAY_COL} <= set(adata.obs.columns) and K.BIN_SIZE_UM in library_scalefactors(adata)
+
+
+def bin_size_um(adata: AnnData) -> float:
+    """The side of ``adata``'s Visium HD bins in µm, from the scale factors.
+
+    Raises
+    ------
+    ValueError
+        The scale factors have no ``bin_size_um`` (the items are not HD bins).
+    """
+    size = library_scalefactors(adata).get(K.BIN_SIZE_UM)
+    if not size:
+        msg = f"The scale factors have no {K.BIN_SIZE_UM!r}: the items are not Visium HD bins."
+        raise ValueError(msg)
+    return float(size)
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 from anndata import AnnData
 from PIL import Image, ImageDraw
+from scipy import sparse
 
 from .. import _constants as K
 from ..io import SpotImage, is_blank, read_image_size, to_uint8_rgb
 
-__all__ = ["SpotPatches", "select_image", "write_patch_overlay"]
+__all__ = ["ImagePatches", "SpotPatches", "TilePatches", "select_image", "write_patch_overlay"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,46 +96,27 @@ def _check_spatial(adata: AnnData, library_id: str | None) -> dict[str, Any]:
     return library
 
 
-class SpotPatches:
-    """One RGB patch per spot at the spot's physical footprint: a map-style dataset.
+class ImagePatches:
+    """Square crops of one image around given centres, resampled to ``size``: a map-style dataset.
 
     Parameters
     ----------
-    adata
-        Spots with ``obsm['spatial']`` (full-resolution pixels) and ``uns['spatial']``.
+    image
+        The :class:`~activespot.io.SpotImage` to cut from.
+    centres
+        (n, 2) centres (x, y) in continuous coordinates of that image (pixel k spans [k, k + 1)).
+    side
+        Crop side in pixels of that image, before resampling.
     size
         Side of the returned patches in pixels (the backbone's input size).
-    context_factor
-        Patch side as a multiple of the spot diameter (1 = the spot itself, 2 adds a ring).
-    library_id
-        Which ``uns['spatial']`` library; needed only when there are several.
-
-    Attributes
-    ----------
-    image
-        The :class:`~activespot.io.SpotImage` patches are cut from.
-    side
-        Patch side in pixels of that image before resampling.
-    centres
-        Spot centres (x, y) in continuous coordinates of that image (pixel k spans [k, k + 1)).
     """
 
-    def __init__(self, adata: AnnData, *, size: int, context_factor: float = 1.0, library_id: str | None = None):
-        _check_positive(size=size, context_factor=context_factor)
-        library = _check_spatial(adata, library_id)
-        self.image = select_image(adata, library_id=library_id)
+    def __init__(self, image: SpotImage, centres: np.ndarray, *, side: float, size: int):
+        _check_positive(size=size, side=side)
+        self.image = image
+        self.centres = np.asarray(centres, dtype=np.float64)
+        self.side = float(side)
         self.size = int(size)
-        self.context_factor = float(context_factor)
-        self.spot_diameter = float(library[K.SCALEFACTORS_KEY][K.SPOT_DIAMETER])
-        self.side = self.spot_diameter * self.context_factor * self.image.scale
-        # Pixel k spans [k, k + 1): a coordinate names a pixel, its centre is k + 0.5.
-        self.centres = np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=np.float64)[:, :2] * self.image.scale + 0.5
-        if self.side < 1:
-            logger.warning(
-                "spots are %.2f px wide in the %s image: patches carry almost no morphology",
-                self.side,
-                self.image.name,
-            )
 
     def __len__(self) -> int:
         return len(self.centres)
@@ -161,11 +143,137 @@ class SpotPatches:
             "image_shape": list(self.image.shape),
             "image_scale": self.image.scale,
             "image_source": str(self.image.source) if self.image.source else None,
-            "spot_diameter_fullres": self.spot_diameter,
-            "context_factor": self.context_factor,
             "side_px": self.side,
             "input_size": self.size,
         }
+
+
+class SpotPatches(ImagePatches):
+    """One RGB patch per spot at the spot's physical footprint: a map-style dataset.
+
+    Parameters
+    ----------
+    adata
+        Spots with ``obsm['spatial']`` (full-resolution pixels) and ``uns['spatial']``.
+    size
+        Side of the returned patches in pixels (the backbone's input size).
+    context_factor
+        Patch side as a multiple of the spot diameter (1 = the spot itself, 2 adds a ring).
+    library_id
+        Which ``uns['spatial']`` library; needed only when there are several.
+
+    Attributes
+    ----------
+    image
+        The :class:`~activespot.io.SpotImage` patches are cut from.
+    side
+        Patch side in pixels of that image before resampling.
+    centres
+        Spot centres (x, y) in continuous coordinates of that image (pixel k spans [k, k + 1)).
+    """
+
+    def __init__(self, adata: AnnData, *, size: int, context_factor: float = 1.0, library_id: str | None = None):
+        _check_positive(size=size, context_factor=context_factor)
+        library = _check_spatial(adata, library_id)
+        image = select_image(adata, library_id=library_id)
+        self.context_factor = float(context_factor)
+        self.spot_diameter = float(library[K.SCALEFACTORS_KEY][K.SPOT_DIAMETER])
+        side = self.spot_diameter * self.context_factor * image.scale
+        if side < 1:
+            logger.warning(
+                "spots are %.2f px wide in the %s image: patches carry almost no morphology", side, image.name
+            )
+        super().__init__(image, _image_centres(adata, image), side=side, size=size)
+
+    def params(self) -> dict[str, Any]:
+        """Patch parameters, stored with the features and part of their cache key."""
+        return {**super().params(), "spot_diameter_fullres": self.spot_diameter, "context_factor": self.context_factor}
+
+
+class TilePatches(ImagePatches):
+    """Patches of ``patch_um`` on a square grid every ``stride_um``, covering the items: a map-style dataset.
+
+    Visium HD bins (2-16 µm) are smaller than the tissue structure a pathologist reads, and one
+    backbone pass per bin would cost 500k+ passes a section. The image is instead embedded on a
+    grid of tiles (axis-aligned in the image, about ``(bin / stride)²`` times fewer than bins), and
+    each item takes the bilinear blend of the four tile centres around it (:attr:`blend`), so its
+    morphology varies smoothly with its position instead of jumping at tile borders.
+
+    Parameters
+    ----------
+    adata
+        Items with ``obsm['spatial']`` (full-resolution pixels) and ``uns['spatial']`` whose scale
+        factors give the pixel size (``microns_per_pixel``, else ``bin_size_um`` over
+        ``spot_diameter_fullres``).
+    size
+        Side of the returned patches in pixels (the backbone's input size).
+    patch_um, stride_um
+        Tile side and tile spacing in µm.
+    library_id
+        Which ``uns['spatial']`` library; needed only when there are several.
+
+    Attributes
+    ----------
+    blend
+        Sparse (n_items, n_tiles) CSR matrix of bilinear weights; each row sums to 1.
+    tile_names
+        One name per tile, ``tile_<row>_<col>`` on the tile grid.
+    """
+
+    def __init__(self, adata: AnnData, *, size: int, patch_um: float, stride_um: float, library_id: str | None = None):
+        _check_positive(size=size, patch_um=patch_um, stride_um=stride_um)
+        library = _check_spatial(adata, library_id)
+        image = select_image(adata, library_id=library_id)
+        self.microns_per_pixel = _microns_per_pixel(library[K.SCALEFACTORS_KEY])
+        self.patch_um, self.stride_um = float(patch_um), float(stride_um)
+        stride = stride_um / self.microns_per_pixel * image.scale
+        items = _image_centres(adata, image)
+        origin = items.min(axis=0) if len(items) else np.zeros(2)
+        grid = (items - origin) / stride  # tile-grid coordinates (col, row) of every item
+        low = np.floor(grid).astype(np.int64)
+        frac = grid - low
+        corners = [(0, 0), (0, 1), (1, 0), (1, 1)]  # (drow, dcol)
+        tile_rows = np.concatenate([low[:, 1] + dr for dr, _ in corners])
+        tile_cols = np.concatenate([low[:, 0] + dc for _, dc in corners])
+        weights = np.concatenate([np.abs(1 - dr - frac[:, 1]) * np.abs(1 - dc - frac[:, 0]) for dr, dc in corners])
+        used = weights > 0
+        n_cols = int(tile_cols.max()) + 1 if len(items) else 0
+        flat = tile_rows * n_cols + tile_cols
+        tiles, column = np.unique(flat[used], return_inverse=True)
+        item = np.tile(np.arange(len(items)), len(corners))[used]
+        self.blend = sparse.csr_matrix(
+            (weights[used].astype(np.float32), (item, column)), shape=(len(items), len(tiles))
+        )
+        rows, cols = np.divmod(tiles, max(n_cols, 1))
+        self.tile_names = np.array([f"tile_{r}_{c}" for r, c in zip(rows, cols, strict=True)], dtype=str)
+        centres = origin + np.column_stack([cols, rows]) * stride
+        super().__init__(image, centres, side=patch_um / self.microns_per_pixel * image.scale, size=size)
+
+    def params(self) -> dict[str, Any]:
+        """Patch parameters, stored with the features and part of their cache key."""
+        return {
+            **super().params(),
+            "tile_grid": {"patch_um": self.patch_um, "stride_um": self.stride_um, "blend": "bilinear"},
+            "microns_per_pixel": self.microns_per_pixel,
+            "tiles": len(self),
+        }
+
+
+def _image_centres(adata: AnnData, image: SpotImage) -> np.ndarray:
+    # Pixel k spans [k, k + 1): a coordinate names a pixel, its centre is k + 0.5.
+    return np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=np.float64)[:, :2] * image.scale + 0.5
+
+
+def _microns_per_pixel(scalefactors: dict[str, Any]) -> float:
+    if scalefactors.get(K.MICRONS_PER_PIXEL):
+        return float(scalefactors[K.MICRONS_PER_PIXEL])
+    if scalefactors.get(K.BIN_SIZE_UM) and scalefactors.get(K.SPOT_DIAMETER):
+        return float(scalefactors[K.BIN_SIZE_UM]) / float(scalefactors[K.SPOT_DIAMETER])
+    msg = (
+        f"The scale factors give no pixel size ({K.MICRONS_PER_PIXEL!r}, or {K.BIN_SIZE_UM!r} with "
+        f"{K.SPOT_DIAMETER!r}); tile patches in µm need one."
+    )
+    raise ValueError(msg)
 
 
 def _check_positive(**values: float) -> None:

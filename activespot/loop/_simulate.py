@@ -149,6 +149,7 @@ def run_simulation(
     visium: str | Path | AnnData,
     truth: str | Path,
     *,
+    bin_size: int | None = None,
     truth_column: str | None = None,
     strategy: str = DEFAULT_STRATEGY,
     init: int | None = None,
@@ -169,6 +170,8 @@ def run_simulation(
     visium
         Space Ranger ``outs`` folder or ``.h5ad``, or an AnnData as :func:`activespot.io.read_visium`
         returns it (feature blocks already in ``obsm`` are used as they are).
+    bin_size
+        Visium HD: which bins to simulate on (µm; see :func:`activespot.io.read_visium`).
     truth
         Ground-truth CSV (barcodes, then labels; see :func:`read_truth`).
     truth_column
@@ -218,7 +221,7 @@ def run_simulation(
     from ..features import spatial_graph
     from ..io import read_visium
 
-    adata = visium if isinstance(visium, AnnData) else read_visium(visium)
+    adata = visium if isinstance(visium, AnnData) else read_visium(visium, bin_size=bin_size)
     labels = read_truth(truth, column=truth_column, barcodes=adata.obs_names)
     blocks = sample_blocks(adata, config, progress=progress)
     graph, _ = spatial_graph(adata, rings=1)
