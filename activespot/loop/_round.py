@@ -175,7 +175,7 @@ def initial_query(
     Each block is standardised and divided by the square root of its width so that every block
     weighs the same in the distances, as the model's equal-width projection heads do.
     """
-    parts = [standardise(block) / np.sqrt(block.shape[1]) for block in blocks.values()]
+    parts = [standardise(block, dtype=np.float32) / np.float32(np.sqrt(block.shape[1])) for block in blocks.values()]
     return initial_kmeans(np.hstack(parts), n, rng=rng, exclude=exclude)
 
 

@@ -14,13 +14,17 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.cluster import KMeans
+from sklearn.cluster import KMeans, MiniBatchKMeans
 
 logger = logging.getLogger(__name__)
 
 Strategy = Callable[..., np.ndarray]
 DEFAULT_STRATEGY = "least_confidence_kmeans"
 _TOP_FRACTION = 0.05  # ActiveVisium keeps the 5 % least confident spots before clustering them
+# Up to this many points k-means is exact (a Visium section's candidates, or its first query);
+# beyond it — Visium HD's 500k+ bins — mini-batch k-means is fitted on at most _KMEANS_SAMPLE of them.
+_EXACT_KMEANS_MAX = 10_000
+_KMEANS_SAMPLE = 50_000
 
 
 # --- scores: higher means more informative -------------------------------------------------
@@ -63,16 +67,28 @@ def _kmeans_medoids(points: np.ndarray, n: int, rng: np.random.Generator) -> np.
     """Cluster ``points`` into ``n`` groups and return, per cluster, the member nearest its centre.
 
     Taking a member of each cluster (not merely the point nearest each centre) guarantees ``n``
-    distinct positions.
+    distinct positions. Exact k-means up to ``_EXACT_KMEANS_MAX`` points; above, mini-batch
+    k-means on a seeded sample, every point then assigned to its nearest centre, so the cost
+    stays seconds at half a million points.
     """
     if points.shape[0] <= n:
         return np.arange(points.shape[0])
     seed = int(rng.integers(2**31 - 1))
-    km = KMeans(n_clusters=n, n_init=1, random_state=seed).fit(points)
-    dist = np.linalg.norm(points - km.cluster_centers_[km.labels_], axis=1)
+    if points.shape[0] <= _EXACT_KMEANS_MAX:
+        points = np.asarray(points, dtype=np.float64)
+        km = KMeans(n_clusters=n, n_init=1, random_state=seed).fit(points)
+        labels = km.labels_
+    else:
+        points = np.asarray(points, dtype=np.float32)
+        sample = points
+        if points.shape[0] > _KMEANS_SAMPLE:
+            sample = points[np.sort(rng.choice(points.shape[0], _KMEANS_SAMPLE, replace=False))]
+        km = MiniBatchKMeans(n_clusters=n, n_init=3, batch_size=4096, random_state=seed).fit(sample)
+        labels = km.predict(points)
+    dist = np.linalg.norm(points - km.cluster_centers_[labels].astype(points.dtype), axis=1)
     picks = []
     for cluster in range(n):
-        members = np.flatnonzero(km.labels_ == cluster)
+        members = np.flatnonzero(labels == cluster)
         if members.size:  # k-means may leave a cluster empty when points coincide
             picks.append(members[np.argmin(dist[members])])
     picks = np.asarray(picks, dtype=int)
@@ -291,7 +307,7 @@ def initial_kmeans(
     exclude
         Optional boolean mask of spots that must not be picked (e.g. already labelled).
     """
-    features = np.asarray(features, dtype=np.float64)
+    features = np.asarray(features)
     if features.ndim != 2:
         msg = f"`features` must be 2-D (spots x dimensions); got shape {features.shape}."
         raise ValueError(msg)
