@@ -17,7 +17,9 @@ image pixels, and bins are squares on the same image, so labels move between the
   in an unlabelled bin stays unlabelled. Any bin size works, since it is the bin's own square.
 - cells → bins: a bin takes the label of the cell its centre falls in (point in polygon); a bin
   centre outside every cell stays unlabelled, and where polygons overlap the cell first in the
-  GeoJSON wins. Only in-tissue bins are written (the ones Loupe Browser lists).
+  GeoJSON wins. A cell too small to hold any bin centre (a 16 µm bin is larger than most cells)
+  labels the bin under its centroid instead, unless another cell holds that bin's centre; so
+  every labelled cell shows in the export. Only in-tissue bins are written (those Loupe lists).
 """
 
 from __future__ import annotations
@@ -168,7 +170,7 @@ def map_cells_to_bins(labels: pd.Series, outs: str | Path, *, bin_size: int) -> 
     from ._visium import _locate_segmented
 
     segmented = _locate_segmented(Path(outs).expanduser())
-    _, centres, _ = _bin_centres(segmented.folder.parent, bin_size)
+    _, centres, axes = _bin_centres(segmented.folder.parent, bin_size)
     polygons = read_cell_segmentations(segmented.folder / CELL_GEOJSON_FILE)
     rows = polygons.barcodes.get_indexer(labels.index)
     if (rows < 0).any():
@@ -178,10 +180,33 @@ def map_cells_to_bins(labels: pd.Series, outs: str | Path, *, bin_size: int) -> 
             f"{len(missing)} labelled cells have no polygon here, e.g. {', '.join(map(str, missing[:3]))}",
             "the project was made from another segmentation: export from the outs folder it was created from",
         )
-    owner = _cells_over_points(polygons, rows, centres.to_numpy())
+    points = centres.to_numpy()
+    owner = _cells_over_points(polygons, rows, points)
+    _bins_under_small_cells(owner, polygons.centroids()[rows], rows, points, axes)
     hit = owner >= 0
     values = labels.to_numpy()[owner[hit]]
     return pd.Series(values, index=pd.Index(centres.index[hit], name=labels.index.name), name=labels.name)
+
+
+def _bins_under_small_cells(
+    owner: np.ndarray, centroids: np.ndarray, rows: np.ndarray, points: np.ndarray, axes: np.ndarray
+) -> None:
+    """Give each cell that holds no bin centre the bin under its centroid, unless another cell holds that bin.
+
+    ``owner`` (per bin: position of its cell in ``rows``, or -1) is updated in place; among small
+    cells over one bin the first in the GeoJSON wins, as for overlapping polygons.
+    """
+    from scipy.spatial import cKDTree
+
+    without = np.setdiff1d(np.arange(len(rows)), owner[owner >= 0])
+    if not len(without) or not len(points):
+        return
+    without = without[np.argsort(rows[without], kind="stable")]
+    _, nearest = cKDTree(points).query(centroids[without], k=1)
+    offsets = np.linalg.solve(axes, (centroids[without] - points[nearest]).T).T
+    inside = (np.abs(offsets).max(axis=1) <= 0.5 + 1e-9) & (owner[nearest] < 0)
+    bins, first = np.unique(nearest[inside], return_index=True)
+    owner[bins] = without[inside][first]
 
 
 def _check_bin_labels(labels: pd.Series) -> int:

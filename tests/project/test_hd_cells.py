@@ -35,7 +35,7 @@ X0, Y0 = 100.0, 60.0  # where the bin grid starts on the image
 SIDE = 12  # 8 µm bins per side
 GENES = 5
 L_SIDE = 36.0  # px side of each of the L's three squares
-L_CORNER = (X0 + 7 * 32, Y0 + 7 * 32)  # the L starts at the corner of 8 µm bin (7, 7)
+L_CORNER = (X0 + 7 * 32 + 1, Y0 + 7 * 32 + 1)  # the L starts 1 px into 8 µm bin (7, 7), off every bin centre
 HEXAGONS = {(0, 0): (3.0, -4.0), (5, 10): (-5.0, 2.0), (11, 11): (4.0, 4.0), (6, 1): (0.0, -5.0)}  # bin: jitter px
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -147,7 +147,8 @@ def build_outs(root: Path) -> Path:
     write_cell_h5(segmented / "filtered_feature_cell_matrix.h5", [cell_code(i) for i in sorted(cells)])  # other order
     factors = {"microns_per_pixel": MPP, "tissue_hires_scalef": 0.5, "tissue_lowres_scalef": 0.05}
     (segmented / "spatial" / "scalefactors_json.json").write_text(json.dumps(factors))
-    Image.fromarray(np.full((300, 300, 3), 200, dtype=np.uint8)).save(segmented / "spatial" / "tissue_hires_image.png")
+    hires = np.random.default_rng(0).integers(80, 250, (300, 300, 3), dtype=np.uint8)  # not blank: patches are cut
+    Image.fromarray(hires).save(segmented / "spatial" / "tissue_hires_image.png")
     return outs
 
 
@@ -300,7 +301,13 @@ def test_labels_of_8um_bins_land_on_the_cell_under_each_centroid_and_export_back
     assert result.exit_code == 0, result.output
     exported16 = pd.read_csv(out, index_col=0).iloc[:, 0].to_dict()
     assert exported16[bin_code(16, 1, 1)] == "Tumour"  # the one 16 µm centre inside A
-    assert bin_code(16, 0, 0) not in exported16  # the small hexagon at (0, 0) covers no 16 µm centre
+    # The hexagons and the L hold no 16 µm bin centre: each labels the bin under its centroid.
+    assert exported16 == {
+        bin_code(16, 1, 1): "Tumour",
+        bin_code(16, 3, 3): "Stroma",
+        bin_code(16, 0, 0): "Tumour",
+        bin_code(16, 2, 5): "Stroma",
+    }
 
     result = runner.invoke(main, ["export", str(tmp_path / "p"), "--loupe", str(out)])
     assert set(pd.read_csv(out)["Barcode"]) == set(labels.index)  # without --bin-size: the cells themselves
