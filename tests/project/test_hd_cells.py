@@ -470,3 +470,33 @@ def test_export_to_a_bin_size_the_output_lacks(outs, tmp_path):
     result = CliRunner().invoke(main, ["export", str(tmp_path / "p"), "--loupe", str(out), "--bin-size", "2"])
     assert result.exit_code == 2
     assert not out.exists()
+
+
+def test_small_cells_label_the_bin_under_their_centroid_unless_a_cell_holds_its_centre():
+    from activespot.io import CellPolygons
+    from activespot.io._hd_bins import _bins_under_small_cells, _cells_over_points
+
+    points = np.array([[16.0, 16.0], [48.0, 16.0], [80.0, 16.0]])  # three 32 px bins in a row
+    axes = np.diag([32.0, 32.0])
+    rings = {
+        "big": [[2, 2], [30, 2], [30, 30], [2, 30]],  # holds bin 0's centre
+        "tiny_in_0": _hexagon(6, 6, 2),  # in bin 0, off its centre: bin 0 is big's
+        "tiny_in_1": _hexagon(40, 10, 2),  # bin 1 has no cell over its centre: it is tiny_in_1's
+        "later_in_1": _hexagon(56, 24, 2),  # also in bin 1, later in the file: loses
+    }
+    order = ["tiny_in_1", "big", "later_in_1", "tiny_in_0"]  # GeoJSON order
+    vertices = np.vstack([np.asarray(rings[name], dtype=float) for name in order])
+    offsets = np.concatenate([[0], np.cumsum([len(rings[name]) for name in order])])
+    polygons = CellPolygons(pd.Index(order), vertices, offsets, Path("cells.geojson"))
+    labelled = np.array([3, 2, 1, 0])  # the labels' order differs from the file's
+    owner = _cells_over_points(polygons, labelled, points)
+    assert owner.tolist() == [2, -1, -1]  # only big holds a bin centre
+    _bins_under_small_cells(owner, polygons.centroids()[labelled], labelled, points, axes)
+    assert [order[labelled[k]] if k >= 0 else None for k in owner] == ["big", "tiny_in_1", None]
+
+
+def test_cells_refused_with_morphology_only_and_on_an_h5ad(outs, tmp_path):
+    _refused(init_cells(outs, tmp_path / "p", "--morphology-only"), tmp_path / "p", "--cells", "--morphology-only")
+    h5ad = tmp_path / "sample.h5ad"
+    h5ad.write_bytes(b"")
+    _refused(init_cells(h5ad, tmp_path / "p"), tmp_path / "p", "sample.h5ad", "segmented_outputs")
