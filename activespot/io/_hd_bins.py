@@ -166,10 +166,9 @@ def map_cells_to_bins(labels: pd.Series, outs: str | Path, *, bin_size: int) -> 
         A file is missing or malformed, the output has no bins of that size, or a labelled cell
         has no polygon (the message names the file).
     """
-    from ._hd_cells import CELL_GEOJSON_FILE, read_cell_segmentations
-    from ._visium import _locate_segmented
+    from ._hd_cells import CELL_GEOJSON_FILE, locate_segmented, read_cell_segmentations
 
-    segmented = _locate_segmented(Path(outs).expanduser())
+    segmented = locate_segmented(Path(outs).expanduser())
     _, centres, axes = _bin_centres(segmented.folder.parent, bin_size)
     polygons = read_cell_segmentations(segmented.folder / CELL_GEOJSON_FILE)
     rows = polygons.barcodes.get_indexer(labels.index)

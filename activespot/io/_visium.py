@@ -29,7 +29,6 @@ from scipy import sparse
 from .. import _constants as K
 from ..errors import InputFileError
 from ._counts import read_counts, read_h5ad
-from ._hd_cells import CELL_GEOJSON_FILE, CELL_MATRIX_FILE, SEGMENTED_DIR, read_cell_segmentations
 from ._images import is_blank, read_image_size, read_tissue_image, to_uint8_rgb
 from ._positions import PXL_COL, PXL_ROW, read_positions
 
@@ -148,7 +147,9 @@ def read_visium(
     fullres = None if fullres_image is None else Path(fullres_image).expanduser().resolve()
     notes: list[str] = []
     if cells:
-        adata = _read_segmented(_locate_segmented(path), library_id=library_id, fullres=fullres, notes=notes)
+        from ._hd_cells import locate_segmented, read_segmented  # it builds on this module's helpers
+
+        adata = read_segmented(locate_segmented(path), library_id=library_id, fullres=fullres, notes=notes)
     elif path.suffix.lower() == ".h5ad":
         adata = _read_spatial_h5ad(
             path, library_id=library_id, require_counts=require_counts, fullres=fullres, notes=notes
@@ -300,187 +301,6 @@ def _read_outs(
         K.LIBRARY_ID_KEY,
     )
     return adata
-
-
-# --- Space Ranger 4 segmented cells of a Visium HD output --------------------------------------
-
-
-@dataclass(frozen=True)
-class _Segmented:
-    """Where the segmented cells of one HD output are, and the bin folders that may lend images and scale factors."""
-
-    folder: Path  # segmented_outputs/
-    bin_dirs: tuple[Path, ...]  # binned_outputs/square_XXXum/, 8 µm first
-
-    @property
-    def spatial(self) -> Path:
-        return self.folder / _SPATIAL_DIR
-
-
-def _locate_segmented(path: Path) -> _Segmented:
-    """Find ``segmented_outputs/`` under ``path`` (the HD outs folder, the sample folder or the folder itself)."""
-    hint = (
-        "pass the outs folder of a Space Ranger 4 Visium HD run (it holds segmented_outputs/ next to binned_outputs/)"
-    )
-    if not path.exists():
-        raise InputFileError(path, "folder not found", hint)
-    if path.suffix.lower() == ".h5ad" or not path.is_dir():
-        raise InputFileError(path, "not a Space Ranger outs folder; --cells reads its segmented_outputs/", hint)
-    path = path.resolve()
-    candidates = [path, path / SEGMENTED_DIR, path / "outs" / SEGMENTED_DIR]
-    folder = next((c for c in candidates if c.name == SEGMENTED_DIR and c.is_dir()), None)
-    if folder is None:
-        outs = path / "outs" if (path / "outs").is_dir() and not (path / _SPATIAL_DIR).is_dir() else path
-        if (outs / _HD_BINS).is_dir():
-            raise InputFileError(
-                outs / SEGMENTED_DIR,
-                "no segmented_outputs/ folder: this Visium HD output has no cell segmentation",
-                "run spaceranger count 4.0 or later with the H&E image to segment cells, or leave out --cells to "
-                "label its bins",
-            )
-        if (outs / _SPATIAL_DIR / _POSITIONS_HD).is_file():
-            raise InputFileError(outs, "this is one bin folder of a Visium HD output, not the outs folder", hint)
-        if (outs / _SPATIAL_DIR).is_dir():
-            raise InputFileError(
-                outs,
-                "a Visium output of 55 µm spots has no segmented cells",
-                "leave out --cells (it is for Space Ranger 4 Visium HD outputs)",
-            )
-        raise InputFileError(path, "not a Space Ranger outs folder (no segmented_outputs/ or binned_outputs/)", hint)
-    for name in (CELL_MATRIX_FILE, CELL_GEOJSON_FILE):
-        if not (folder / name).is_file():
-            raise InputFileError(
-                folder / name,
-                f"not found: segmented cells need {CELL_MATRIX_FILE} and {CELL_GEOJSON_FILE}",
-                "copy segmented_outputs/ whole from the Space Ranger outs folder",
-            )
-    bins = folder.parent / _HD_BINS
-    found = sorted(p for p in bins.iterdir() if _HD_BIN_FOLDER.fullmatch(p.name)) if bins.is_dir() else []
-    found.sort(key=lambda p: int(_HD_BIN_FOLDER.fullmatch(p.name)[1]) != DEFAULT_BIN_UM)
-    return _Segmented(folder, tuple(found))
-
-
-def _read_segmented(seg: _Segmented, *, library_id: str | None, fullres: Path | None, notes: list[str]) -> AnnData:
-    """Cells of ``segmented_outputs/``: scale factors, polygons, then counts, each checked before the join."""
-    json_path = next(
-        (
-            d / _SCALEFACTORS_FILE
-            for d in (seg.spatial, *(b / _SPATIAL_DIR for b in seg.bin_dirs))
-            if (d / _SCALEFACTORS_FILE).is_file()
-        ),
-        seg.spatial / _SCALEFACTORS_FILE,
-    )
-    raw = _read_json_object(json_path)
-    image_paths = _find_cell_images(seg, json_path.parent, raw, notes)
-    polygons = read_cell_segmentations(seg.folder / CELL_GEOJSON_FILE)
-    counts_path = seg.folder / CELL_MATRIX_FILE
-    counts, h5_meta = read_counts(counts_path)
-    _check_cells_match(polygons.barcodes, counts.obs_names, polygons.source, counts_path)
-
-    rows = polygons.barcodes.get_indexer(counts.obs_names)
-    centroids, areas = polygons.centroids()[rows], polygons.areas()[rows]
-    raw = {key: value for key, value in raw.items() if key != K.BIN_SIZE_UM}  # cells are not bins
-    raw[K.SPOT_DIAMETER] = 2.0 * math.sqrt(float(np.median(areas)) / math.pi) if len(areas) else 1.0
-    scalefactors = _check_scalefactors(raw, json_path, images=image_paths, hd=False, where="")
-    if K.MICRONS_PER_PIXEL not in scalefactors:
-        raise InputFileError(
-            json_path,
-            f"missing scale factor {K.MICRONS_PER_PIXEL} (needed: the physical size of patches)",
-            "use the scalefactors_json.json Space Ranger wrote for this sample",
-        )
-    images = _read_images(image_paths, where=seg.spatial, has_fullres=fullres is not None, notes=notes)
-    obs = pd.DataFrame(
-        {K.IN_TISSUE: np.ones(counts.n_obs, dtype=np.int64), K.HAS_COUNTS: True, K.CELL_AREA: areas},
-        index=counts.obs_names.astype(str),
-    )
-    var = counts.var.copy()
-    var.index = var.index.astype(str)
-    adata = AnnData(X=counts.X, obs=obs, var=var, obsm={K.SPATIAL_KEY: centroids.astype(np.float64)})
-
-    library_id = library_id or _default_library_id(seg.folder.parent, h5_meta.pop("library_ids", None))
-    metadata = {K.SOURCE_PATH_KEY: str(seg.folder), **h5_meta}
-    adata.uns[K.SPATIAL_KEY] = {
-        library_id: {K.IMAGES_KEY: images, K.SCALEFACTORS_KEY: scalefactors, K.METADATA_KEY: metadata}
-    }
-    adata.uns[K.LIBRARY_ID_KEY] = library_id
-    adata.uns[K.ITEMS_UNS_KEY] = K.ITEMS_HD_CELLS
-    _check_image_extent(adata.obsm[K.SPATIAL_KEY], images, image_paths, scalefactors, notes)
-    if fullres is not None:
-        _attach_fullres(adata, fullres, library_id)
-    logger.info(
-        "Read %d segmented cells x %d genes from %s (library %r, images: %s); wrote obs %s, obsm[%r], uns[%r], "
-        "uns[%r], uns[%r]",
-        adata.n_obs,
-        adata.n_vars,
-        seg.folder,
-        library_id,
-        ", ".join(images) or "none",
-        list(adata.obs.columns),
-        K.SPATIAL_KEY,
-        K.SPATIAL_KEY,
-        K.LIBRARY_ID_KEY,
-        K.ITEMS_UNS_KEY,
-    )
-    return adata
-
-
-def _check_cells_match(polygon_ids: pd.Index, matrix_ids: pd.Index, geojson: Path, matrix: Path) -> None:
-    """Every cell of the matrix has a polygon and every polygon a column: both files are of one segmentation."""
-    hint = "the two files come from different runs: copy segmented_outputs/ whole from one Space Ranger run"
-    for ids, other, path, other_path in (
-        (matrix_ids, polygon_ids, matrix, geojson),
-        (polygon_ids, matrix_ids, geojson, matrix),
-    ):
-        missing = ids[~ids.isin(other)]
-        if len(missing):
-            shown = ", ".join(map(str, missing[:3]))
-            raise InputFileError(
-                path,
-                f"{len(missing)} of its {len(ids)} cells are not in {other_path.name} (e.g. {shown}; "
-                f"{other_path.name} names cells like {other[0] if len(other) else 'nothing'})",
-                hint,
-            )
-
-
-def _find_cell_images(
-    seg: _Segmented, json_dir: Path, scalefactors: Mapping[str, Any], notes: list[str]
-) -> dict[str, Path]:
-    """Images of the cells: ``segmented_outputs/spatial/`` first, then the bin folders'.
-
-    An image from another folder than the scale factors' is taken only when that folder's own
-    scale factor for it is the same, so that a cell never lands on the wrong pixel of a resized image.
-    """
-    found = {}
-    for folder in (json_dir, seg.spatial, *(b / _SPATIAL_DIR for b in seg.bin_dirs)):
-        for name, file_name in _IMAGE_FILES.items():
-            if name in found or not (folder / file_name).is_file():
-                continue
-            if folder != json_dir and (folder / _SCALEFACTORS_FILE).is_file():
-                own = _read_json_object(folder / _SCALEFACTORS_FILE).get(_IMAGE_SCALEF[name])
-                ours = scalefactors.get(_IMAGE_SCALEF[name])
-                if not (_positive_number(own) and _positive_number(ours) and math.isclose(own, ours, rel_tol=1e-6)):
-                    _warn(
-                        notes,
-                        f"{folder / file_name}: its {_IMAGE_SCALEF[name]} ({own}) is not the one in "
-                        f"{json_dir / _SCALEFACTORS_FILE} ({ours}), so the image was not used for the cells",
-                    )
-                    continue
-            found[name] = folder / file_name
-    return found
-
-
-def _read_json_object(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise InputFileError(path, "scale factors file not found", _SPATIAL_HINT)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputFileError(path, f"not valid JSON ({err.msg})", _COPY_HINT, line=err.lineno) from err
-    except UnicodeDecodeError as err:
-        raise InputFileError(path, "not valid JSON (undecodable bytes)", _COPY_HINT) from err
-    if not isinstance(raw, dict):
-        raise InputFileError(path, f"expected a JSON object of scale factors, got {type(raw).__name__}", _COPY_HINT)
-    return raw
 
 
 # --- scale factors --------------------------------------------------------------------------
