@@ -26,6 +26,10 @@ ARRAY_COL: Final = "array_col"  # obs: Visium array column
 IN_TISSUE: Final = "in_tissue"  # obs: 1 for spots under tissue
 HAS_COUNTS: Final = "has_counts"  # obs: False for in-tissue spots the matrix has no column for
 LIBRARY_ID_KEY: Final = "library_id"  # uns: the library this AnnData holds
+ITEMS_UNS_KEY: Final = "activespot_items"  # uns: what the items (obs) are, when not spots or bins: ITEMS_HD_CELLS
+ITEMS_HD_CELLS: Final = "hd_segmented_cells"  # uns['activespot_items']: cells of Space Ranger 4 segmented_outputs/
+HD_CELL_BARCODE: Final = "cellid_{:09d}-1"  # Space Ranger 4: a segmented cell's barcode from its GeoJSON cell_id
+HD_CELL_ID_PROPERTY: Final = "cell_id"  # cell_segmentations.geojson: the feature property holding the integer id
 
 # Scale factor names as Space Ranger writes them.
 SPOT_DIAMETER: Final = "spot_diameter_fullres"

@@ -60,6 +60,11 @@ def annotator_name(value: str | None) -> str:
     default=None,
     help="Visium HD: which bins to label, in µm (2, 8 or 16). Default: 8 when the output has them, as Loupe.",
 )
+@click.option(
+    "--cells",
+    is_flag=True,
+    help="Visium HD: label the cells Space Ranger 4 segmented (segmented_outputs/) instead of bins.",
+)
 @annotator_option
 @user_errors
 def init(
@@ -69,6 +74,7 @@ def init(
     classes: str | None,
     morphology_only: bool,
     bin_size: int | None,
+    cells: bool,
     annotator: str | None,
 ) -> None:
     """Create PROJECT (a new folder) for a Visium sample.
@@ -86,9 +92,11 @@ def init(
         annotator=annotator_name(annotator),
         morphology_only=morphology_only,
         bin_size=bin_size,
+        cells=cells,
     )
     click.echo(f"Created project {created.path}")
     items = "spots" if created.sample.bin_size is None else f"{created.sample.bin_size} µm bins"
+    items = "segmented cells" if created.sample.cells else items
     click.echo(f"  sample: {created.sample.visium} ({created.sample.n_spots} {items}, {created.sample.n_genes} genes)")
     if morphology_only:
         click.echo("  morphology only: features leave expression out")
@@ -112,7 +120,13 @@ def import_(project: Path, csv_file: Path, column: str | None, annotator: str | 
 
     opened = Project.open(project)
     summary = opened.import_loupe(csv_file, column=column, annotator=annotator_name(annotator))
-    if summary.mapped_from_um is not None:
+    if summary.mapped_from_um is not None and opened.sample.cells:
+        click.echo(
+            f"note: {csv_file} labels {summary.mapped_from_um} µm bins; mapped to this project's segmented cells "
+            f"(each cell takes the label of the bin under its centroid); {summary.outside} labelled bins hold "
+            "no cell centroid and label no cell"
+        )
+    elif summary.mapped_from_um is not None:
         click.echo(
             f"note: {csv_file} labels {summary.mapped_from_um} µm bins; mapped to this project's "
             f"{opened.sample.bin_size} µm bins (containment, or majority with ties left out); "
@@ -140,7 +154,7 @@ def import_(project: Path, csv_file: Path, column: str | None, annotator: str | 
     "--bin-size",
     type=click.IntRange(min=1),
     default=None,
-    help="Visium HD: write the Loupe CSV for bins of this size (µm), mapped from the project's bins.",
+    help="Visium HD: write the Loupe CSV for bins of this size (µm), mapped from the project's bins or cells.",
 )
 @user_errors
 def export(
@@ -148,18 +162,19 @@ def export(
 ) -> None:
     """Export labels, predictions or the next query as a Loupe CSV, and/or the annotated AnnData."""
     from ..errors import ProjectError
-    from ..io import LOUPE_BIN_SIZES, map_bin_labels, write_loupe_csv
+    from ..io import LOUPE_BIN_SIZES, map_bin_labels, map_cells_to_bins, write_loupe_csv
     from ..project import Project
 
     if loupe_out is None and h5ad_out is None:
         msg = "nothing to export: give --loupe OUT.csv and/or --h5ad OUT.h5ad"
         raise ProjectError(msg)
     opened = Project.open(project)
-    if bin_size is not None and opened.sample.bin_size is None:
+    cells = opened.sample.cells
+    if bin_size is not None and opened.sample.bin_size is None and not cells:
         msg = f"{opened.path}: --bin-size is for Visium HD projects; this one labels 55 µm spots, leave it out"
         raise ProjectError(msg)
     if bin_size is not None and all_barcodes and bin_size != opened.sample.bin_size:
-        msg = "--all-barcodes lists the project's own bins; leave it out when exporting another --bin-size"
+        msg = "--all-barcodes lists the project's own items; leave it out when exporting another --bin-size"
         raise ProjectError(msg)
     if loupe_out is not None:
         if what == "labels":
@@ -175,7 +190,9 @@ def export(
                 values, category = latest.load_table(K.ROUND_PREDICTIONS)["label"], K.LOUPE_PREDICTION_CATEGORY
             else:
                 values, category = latest.load_table(K.ROUND_QUERY).iloc[:, 0].astype(str), K.LOUPE_QUERY_CATEGORY
-        if bin_size is not None and bin_size != opened.sample.bin_size:
+        if bin_size is not None and cells:  # each bin takes the label of the cell its centre falls in
+            values = map_cells_to_bins(values, opened.sample.visium, bin_size=bin_size)
+        elif bin_size is not None and bin_size != opened.sample.bin_size:
             try:
                 values = map_bin_labels(values, to_um=bin_size)
             except ValueError as err:

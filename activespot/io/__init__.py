@@ -1,8 +1,16 @@
-"""Readers and writers: Space Ranger outputs and h5ad files to AnnData, Loupe CSVs, images, cells of H&E images."""
+"""Readers and writers: Space Ranger outputs (spots, HD bins, segmented cells), h5ad, Loupe CSVs, images, cells."""
 
 from ._cell_labels import read_cell_labels_csv, write_cell_labels_csv, write_cell_labels_geojson
 from ._cells import cells_from_nuclei, read_cells
-from ._hd_bins import LOUPE_BIN_SIZES, hd_bin_size, map_bin_labels
+from ._hd_bins import (
+    LOUPE_BIN_SIZES,
+    check_one_bin_size,
+    hd_bin_size,
+    map_bin_labels,
+    map_bins_to_cells,
+    map_cells_to_bins,
+)
+from ._hd_cells import CellPolygons, read_cell_segmentations
 from ._images import is_blank, read_image_size, read_microns_per_pixel, read_tissue_image, to_uint8_rgb
 from ._loupe import read_loupe_csv, write_loupe_csv
 from ._nuclei import (
@@ -25,15 +33,20 @@ __all__ = [
     "LOUPE_BIN_SIZES",
     "NUCLEI_COLUMNS",
     "NUCLEI_READERS",
+    "CellPolygons",
     "SpotImage",
     "cells_from_nuclei",
+    "check_one_bin_size",
     "guess_nuclei_format",
     "hd_bin_size",
     "is_blank",
     "map_bin_labels",
+    "map_bins_to_cells",
+    "map_cells_to_bins",
     "nuclei_table",
     "open_cell_image",
     "read_cell_labels_csv",
+    "read_cell_segmentations",
     "read_cells",
     "read_hovernet_json",
     "read_image_size",

@@ -2,8 +2,9 @@
 
 One reader for every layout a pathologist is likely to be handed: Visium ``outs`` folders from
 Space Ranger 1.x (headerless ``tissue_positions_list.csv``) and 2.x/3.x (``tissue_positions.csv``
-with a header), Visium HD binned outputs (``tissue_positions.parquet``), and h5ad files that already
-hold the spatial information. Every problem with a file is an :class:`~activespot.errors.InputFileError`
+with a header), Visium HD binned outputs (``tissue_positions.parquet``), the segmented cells of a
+Space Ranger 4 HD output (``segmented_outputs/``), and h5ad files that already hold the spatial
+information. Every problem with a file is an :class:`~activespot.errors.InputFileError`
 naming the file and what to do. A missing image is only a warning, because spots can still be
 labelled from expression, and a missing matrix can be accepted for morphology-only labelling.
 """
@@ -68,6 +69,7 @@ def read_visium(
     library_id: str | None = None,
     bin_size: int | None = None,
     require_counts: bool = True,
+    cells: bool = False,
 ) -> AnnData:
     """Read a Space Ranger ``outs`` folder (Visium or Visium HD) or a spatial h5ad into an AnnData.
 
@@ -99,6 +101,12 @@ def read_visium(
         If true, a missing matrix is an error and in-tissue spots without counts are left out.
         If false, a missing matrix gives spots with zero genes, and spots the matrix lacks are
         kept with empty rows and ``obs['has_counts']`` false: enough to label from morphology.
+    cells
+        Read the cells Space Ranger 4 segmented in a Visium HD output (``segmented_outputs/``)
+        instead of its bins: counts from ``filtered_feature_cell_matrix.h5``, one item per cell
+        named by its barcode (``cellid_000000001-1``), at the centroid of its polygon in
+        ``cell_segmentations.geojson``. ``path`` is the HD ``outs`` folder (or ``segmented_outputs/``
+        itself); ``counts_file`` and ``bin_size`` do not apply, and the matrix is required.
 
     Returns
     -------
@@ -111,6 +119,13 @@ def read_visium(
         ``software_version`` and ``chemistry_description`` when the h5 has them,
         ``source_image_path`` and ``source_image_shape`` when ``fullres_image`` is given).
         ``uns['library_id']``.
+
+        With ``cells``: no ``array_row``/``array_col`` (cells are not on a grid), ``obs['area_px']``
+        (polygon area in full-resolution pixels²), ``obsm['spatial']`` the polygon centroids,
+        ``uns['activespot_items'] = 'hd_segmented_cells'``; the scale factors are
+        ``segmented_outputs/spatial/scalefactors_json.json`` (or a bin folder's, without
+        ``bin_size_um``), with ``spot_diameter_fullres`` the diameter of a disc of the median cell
+        area, so that patches and the tissue view size a cell as they size a spot.
 
     Raises
     ------
@@ -125,10 +140,17 @@ def read_visium(
     """
     _check_library_id(library_id)
     _check_bin_size(bin_size)
+    if cells and bin_size is not None:
+        msg = "Pass either `cells=True` (segmented cells) or a `bin_size` (bins), not both."
+        raise ValueError(msg)
     path = Path(path).expanduser()
     fullres = None if fullres_image is None else Path(fullres_image).expanduser().resolve()
     notes: list[str] = []
-    if path.suffix.lower() == ".h5ad":
+    if cells:
+        from ._hd_cells import locate_segmented, read_segmented  # it builds on this module's helpers
+
+        adata = read_segmented(locate_segmented(path), library_id=library_id, fullres=fullres, notes=notes)
+    elif path.suffix.lower() == ".h5ad":
         adata = _read_spatial_h5ad(
             path, library_id=library_id, require_counts=require_counts, fullres=fullres, notes=notes
         )

@@ -77,6 +77,7 @@ class SampleRef:
     nuclei: str | None = None
     nuclei_format: str | None = None
     bin_size: int | None = None  # Visium HD: the bin size (µm) the project labels; None for 55 µm spots
+    cells: bool = False  # Visium HD: the items are Space Ranger 4's segmented cells (cellid_… barcodes), not bins
 
     @property
     def morphology_only(self) -> bool:
@@ -94,7 +95,7 @@ class ImportSummary:
     column: str
     action_id: int | None = None
     mapped_from_um: int | None = None  # Visium HD: the bin size of the file's barcodes, when not the project's
-    outside: int = 0  # mapped bins that are not among the project's (off tissue)
+    outside: int = 0  # mapped bins that are not among the project's (off tissue); for cells: labelled bins without one
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class Project:
         annotator: str | None = None,
         morphology_only: bool = False,
         bin_size: int | None = None,
+        cells: bool = False,
     ) -> Project:
         """Create a project for a Space Ranger ``outs`` folder (or ``.h5ad``).
 
@@ -149,6 +151,8 @@ class Project:
         ``morphology_only`` accepts a folder without its count matrix (e.g. only ``spatial/``):
         the spots are labelled from the H&E, and the project's features leave expression out.
         ``bin_size`` picks a Visium HD output's bins (µm; default 8 when present, as in Loupe).
+        ``cells`` labels the cells Space Ranger 4 segmented in a Visium HD output instead of its
+        bins (``segmented_outputs/``; the project records ``cells: true``).
 
         Raises
         ------
@@ -160,7 +164,13 @@ class Project:
         from ..io import read_visium
 
         path, classes = _check_new_project(path, classes)
-        adata = read_visium(visium, fullres_image=image, require_counts=not morphology_only, bin_size=bin_size)
+        if cells and (bin_size is not None or morphology_only):
+            flag = "--bin-size picks bins" if bin_size is not None else "--morphology-only drops the counts"
+            msg = f"--cells labels the segmented cells (with their counts), but {flag}: leave one of them out"
+            raise ProjectError(msg)
+        adata = read_visium(
+            visium, fullres_image=image, require_counts=not morphology_only, bin_size=bin_size, cells=cells
+        )
         scalefactors = next(iter(adata.uns.get(K.SPATIAL_KEY, {}).values()), {}).get(K.SCALEFACTORS_KEY, {})
         if bin_size is not None and K.BIN_SIZE_UM not in scalefactors:
             msg = f"{visium}: --bin-size is for Visium HD outputs; this sample has 55 µm Visium spots, leave it out"
@@ -172,6 +182,7 @@ class Project:
             n_spots=int(adata.n_obs),
             n_genes=int(adata.n_vars),
             bin_size=int(scalefactors[K.BIN_SIZE_UM]) if K.BIN_SIZE_UM in scalefactors else None,
+            cells=cells,
         )
         config = config or Config()
         if morphology_only:
@@ -273,6 +284,7 @@ class Project:
                     fullres_image=self.sample.image,
                     require_counts=not self.sample.morphology_only,
                     bin_size=self.sample.bin_size,
+                    cells=self.sample.cells,
                 )
         return self._adata
 
@@ -407,15 +419,21 @@ class Project:
         """Import the labels of a Loupe Browser CSV as one action (all or nothing).
 
         Only barcodes whose label differs from the current one become events, so importing
-        the same file twice changes nothing.
+        the same file twice changes nothing. In a Visium HD project a CSV of another bin size is
+        mapped to the project's items (bins, or segmented cells by the bin under each centroid;
+        :mod:`activespot.io` ``_hd_bins`` states the rules); one mixing bin sizes is refused.
         """
-        from ..io import hd_bin_size, map_bin_labels, read_loupe_csv
+        from ..io import check_one_bin_size, hd_bin_size, map_bin_labels, map_bins_to_cells, read_loupe_csv
 
         project_um, mapped_from, outside, incoming = self.sample.bin_size, None, 0, None
-        if project_um is not None:  # Visium HD: the file may label another bin size of the section
+        if project_um is not None or self.sample.cells:  # Visium HD: the file may label another size of the section
             anysize = read_loupe_csv(csv_path, column=column, check_label=self.check_label)
+            check_one_bin_size(anysize.index, csv_path)
             file_um = hd_bin_size(anysize.index)
-            if file_um is not None and file_um != project_um:
+            if file_um is not None and self.sample.cells:
+                incoming, outside = map_bins_to_cells(self.load_sample(), anysize)
+                mapped_from = file_um
+            elif file_um is not None and file_um != project_um:
                 mapped = map_bin_labels(anysize, to_um=project_um)
                 known = mapped.index.isin(self.barcodes)
                 incoming, mapped_from, outside = mapped[known], file_um, int((~known).sum())
