@@ -41,15 +41,14 @@ ACTIVESPOT = Path(sys.executable).with_name("activespot")
 
 def run(*args: str) -> tuple[str, dict[str, float]]:
     """Run one activespot command under ``/usr/bin/time -v``: its output, wall seconds and peak RSS."""
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", str(ACTIVESPOT), *args], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run(["/usr/bin/time", "-v", str(ACTIVESPOT), *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"activespot {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
     hours, minutes, seconds = (float(part) if part else 0.0 for part in wall.groups())
     peak_kib = float(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)[1])
-    return done.stdout, {"wall_s": round(hours * 3600 + minutes * 60 + seconds, 2), "peak_gib": round(peak_kib / 2**20, 2)}
+    wall_s = round(hours * 3600 + minutes * 60 + seconds, 2)
+    return done.stdout, {"wall_s": wall_s, "peak_gib": round(peak_kib / 2**20, 2)}
 
 
 def weighted_f1(predictions: Path, truth: Path) -> float:
@@ -74,7 +73,8 @@ def main() -> None:
         paths = build_hd_outs(tmp / "section", side=args.side, seed=args.seed)
         project = tmp / "project"
         truth = pd.read_csv(paths["truth_008um"], index_col=0)["Region"]
-        _, report["commands"]["init"] = run("init", str(project), "--visium", str(paths["outs"]), "--classes", ",".join(CLASSES))
+        classes = ",".join(CLASSES)
+        _, report["commands"]["init"] = run("init", str(project), "--visium", str(paths["outs"]), "--classes", classes)
         _, report["commands"]["features"] = run("features", str(project))
         report["rounds"] = []
         for number in range(1, args.rounds + 1):
@@ -85,16 +85,14 @@ def main() -> None:
             truth.reindex(asked).rename("Region").rename_axis("Barcode").to_csv(answer)
             _, imported = run("import", str(project), str(answer))
             printed, trained = run("round", str(project))
-            compute = re.search(r"in ([\d.]+) s", printed)
-            labels = re.search(r"(\d+) labels", printed)
+            trained_on = re.search(r"trained on (\d+) labels in ([\d.]+) s", printed)
             report["rounds"].append(
                 {
-                    "round": number,
-                    "labels": int(labels[1]) if labels else None,
+                    "number": number,
+                    "labels": int(trained_on[1]),
                     "suggest": suggest,
                     "import": imported,
-                    "round": {**trained, "compute_s": float(compute[1]) if compute else None},
-                    "round_output": printed.strip().splitlines()[-3:],
+                    "round": {**trained, "compute_s": float(trained_on[2])},
                 }
             )
         for size in (8, 16):

@@ -125,9 +125,7 @@ def _counts(
     bins.append(marker_bins)
     genes.append(markers[classes[marker_bins], rng.integers(0, _MARKERS_PER_CLASS, marker_bins.size)])
     bins, genes = np.concatenate(bins), np.concatenate(genes)
-    matrix = sparse.csr_matrix(
-        (np.ones(bins.size, dtype=np.int32), (bins, genes)), shape=(classes.size, n_genes)
-    )
+    matrix = sparse.csr_matrix((np.ones(bins.size, dtype=np.int32), (bins, genes)), shape=(classes.size, n_genes))
     matrix.sum_duplicates()
     return matrix
 
@@ -148,7 +146,7 @@ def _hires_image(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A hires-sized H&E-like RGB image whose tone and nuclei follow the planted classes."""
     side = truth.shape[0]
     full_px = side * 8 / MICRONS_PER_PIXEL
-    pixels = int(round(full_px * min(1.0, HIRES_SIDE / full_px)))
+    pixels = round(full_px * min(1.0, HIRES_SIDE / full_px))
     index = (np.arange(pixels) * side // pixels).astype(np.int64)
     classes = truth[index[:, None], index[None, :]]
     looks = [_LOOKS[name] for name in CLASSES]
@@ -168,13 +166,18 @@ def _hires_image(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _barcodes(size: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    return (
-        pd.Series(rows).map(f"s_{size:03d}um_{{:05d}}_".format) + pd.Series(cols).map("{:05d}-1".format)
-    ).to_numpy()
+    return (pd.Series(rows).map(f"s_{size:03d}um_{{:05d}}_".format) + pd.Series(cols).map("{:05d}-1".format)).to_numpy()
 
 
 def _write_bins(
-    outs: Path, size: int, rows: np.ndarray, cols: np.ndarray, counts: sparse.csr_matrix, image: np.ndarray, *, seed: int
+    outs: Path,
+    size: int,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    counts: sparse.csr_matrix,
+    image: np.ndarray,
+    *,
+    seed: int,
 ) -> None:
     bins = outs / "binned_outputs" / f"square_{size:03d}um"
     (bins / "spatial").mkdir(parents=True, exist_ok=True)
