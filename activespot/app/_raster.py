@@ -224,6 +224,53 @@ def png_data_url(rgba: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+@dataclass(frozen=True)
+class Tiles:
+    """The grid cut into square tiles: what a click or a hover over the raster can name.
+
+    A browser cannot report which pixel of an image was picked back to the server (see
+    ``_tissue.py``), so the view lays a few hundred pickable tiles over the raster instead of one
+    object per bin; a tile names its bins exactly.
+
+    Attributes
+    ----------
+    side
+        Grid cells per tile side.
+    of_item
+        ``(n_items,)`` tile number of each item (``-1`` for an item the grid does not hold).
+    numbers
+        The tiles that hold items, ascending; tile ``t`` covers grid rows
+        ``row0 + (t // per_row) * side`` onwards and columns ``col0 + (t % per_row) * side`` onwards.
+    per_row
+        Tiles per row of tiles.
+    corners
+        ``(len(numbers), 4, 2)`` image coordinates of each tile's corners, in drawing order.
+    """
+
+    side: int
+    of_item: np.ndarray
+    numbers: np.ndarray
+    per_row: int
+    corners: np.ndarray
+
+
+def tiles(grid: BinGrid, *, per_side: int = 32) -> Tiles:
+    """Cut ``grid`` into at most ``per_side × per_side`` square tiles and say which items each holds."""
+    side = max(1, -(-max(grid.shape) // per_side))
+    per_row = -(-grid.shape[1] // side)
+    i, j = np.nonzero(grid.index >= 0)
+    tile_of_cell = (i // side) * per_row + j // side
+    of_item = np.full(grid.n_items, -1, dtype=np.int64)
+    of_item[grid.index[i, j]] = tile_of_cell
+    numbers = np.unique(tile_of_cell)
+    top = grid.row0 - 0.5 + (numbers // per_row) * side
+    left = grid.col0 - 0.5 + (numbers % per_row) * side
+    rows = np.stack([top, top, top + side, top + side], axis=1)
+    cols = np.stack([left, left + side, left + side, left], axis=1)
+    corners = grid.to_image(rows, cols).reshape(len(numbers), 4, 2)
+    return Tiles(side=side, of_item=of_item, numbers=numbers, per_row=per_row, corners=corners)
+
+
 # --- image regions back to items ----------------------------------------------------------------
 def bins_at_point(grid: BinGrid, x: float, y: float) -> np.ndarray:
     """Position of the item whose cell holds image point ``(x, y)``; empty when none does."""
