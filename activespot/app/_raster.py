@@ -129,7 +129,7 @@ def _index_grid(rows: np.ndarray, cols: np.ndarray, affine: np.ndarray, *, keep_
     row0, col0 = int(rows.min()), int(cols.min())
     shape = (int(rows.max()) - row0 + 1, int(cols.max()) - col0 + 1)
     flat = (rows - row0) * shape[1] + (cols - col0)
-    if not keep_last and np.unique(flat).size != flat.size:
+    if not keep_last and np.bincount(flat, minlength=shape[0] * shape[1]).max(initial=0) > 1:
         msg = "The items are not on a square grid: two items share a grid cell (array_row, array_col)."
         raise ValueError(msg)
     index = np.full(shape[0] * shape[1], -1, dtype=np.int32)

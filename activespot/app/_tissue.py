@@ -14,6 +14,9 @@ of their own, so hovering one names it.
 
 from __future__ import annotations
 
+import functools
+import json
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -125,12 +128,13 @@ def _image_layer(geometry: dict) -> list:
     return [pdk.Layer("BitmapLayer", image=image, bounds=[0, height, width, 0], id="he-image")]
 
 
-def _deck(layers: list, geometry: dict, tooltip: str) -> object:
+def _deck(layers: list, geometry: dict, tooltip: str, *, compact: bool = False) -> object:
     import pydeck as pdk
 
     width, height = geometry["width"], geometry["height"]
     zoom = float(np.log2(_VIEW_PX / max(width, height)))
-    return pdk.Deck(
+    deck = _compact_deck() if compact else pdk.Deck
+    return deck(
         layers=layers,
         views=[pdk.View(type="OrthographicView", controller=True)],
         initial_view_state=pdk.ViewState(
@@ -139,6 +143,23 @@ def _deck(layers: list, geometry: dict, tooltip: str) -> object:
         map_style=None,
         tooltip={"html": tooltip, "style": {"fontSize": "12px"}},
     )
+
+
+@functools.cache
+def _compact_deck() -> type:
+    """A ``pydeck.Deck`` whose JSON has no indentation.
+
+    pydeck indents every number of every tile on a line of its own, which more than doubles what
+    the browser is sent.
+    """
+    import pydeck as pdk
+    from pydeck.bindings.json_tools import default_serialize
+
+    class CompactDeck(pdk.Deck):
+        def to_json(self) -> str:
+            return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+
+    return CompactDeck
 
 
 def _draw_spots(table: pd.DataFrame, geometry: dict, color_by: str, colors: dict[str, str], alpha: int) -> None:
@@ -313,7 +334,7 @@ def _draw_raster(
             )
         )
     event = st.pydeck_chart(
-        _deck(layers, geometry, "<b>{title}</b><br/>{details}"),
+        _deck(layers, geometry, "<b>{title}</b><br/>{details}", compact=True),
         height=_VIEW_PX,
         key=S.TISSUE_CHART,
         on_select="rerun",
