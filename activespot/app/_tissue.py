@@ -310,11 +310,14 @@ def _draw_raster(
             data=_tile_objects(table, cut, has_round=has_round),
             id="tiles",
             get_polygon="polygon",
-            get_fill_color=[0, 0, 0, 1],  # all but invisible, still picked
+            # All but invisible, still picked. Streamlit draws the clicked tile in this colour made
+            # opaque; the layer's opacity turns that into a light veil that leaves its bins visible.
+            get_fill_color=[255, 255, 255, 3],
+            opacity=0.35,
             stroked=False,
             pickable=True,
             auto_highlight=True,
-            highlight_color=[255, 255, 0, 60],
+            highlight_color=[255, 255, 255, 120],
         )
     )
     named = _bin_objects(table, has_round=has_round)

@@ -21,6 +21,7 @@ from activespot.app._tissue import COLOR_BY, NO_ROUND, TILES_PER_SIDE, raster_co
 from activespot.project import Project
 
 from .conftest import ANNOTATOR, open_app
+from .test_browser import _served, goto, page, settle, shot  # noqa: F401  (page: the browser fixture)
 
 N_ROWS, N_COLS = 40, 60  # a small section: 2,400 8 µm bins
 BIN_PX = 8 / 0.2738  # full-resolution pixels per 8 µm bin
@@ -211,3 +212,35 @@ def test_a_large_grid_is_fitted_to_the_image_positions_it_was_drawn_from():
     grid = fit_grid(rows, cols, xy)
     assert grid.shape == (800, 800)
     assert np.array_equal(grid.index.ravel(), np.arange(800 * 800))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_raster_shows_in_a_real_browser_and_a_tile_tells_its_bins(page, hd_project, tmp_path):  # noqa: F811
+    """deck.gl draws the bins (nearest-neighbour texture, four-corner bounds), a tile's tooltip and its click work."""
+    project = Project.open(hd_project)
+    block = {f"s_008um_{r:05d}_{c:05d}-1": "Tumour" for r in range(N_ROWS // 2) for c in range(N_COLS)}
+    project.add_labels(block, annotator=ANNOTATOR)  # the top half of the section
+    tumour = np.array(D.hex_to_rgb(D.class_colors(project)["Tumour"]))
+    project.close()
+    with _served(hd_project, tmp_path / "streamlit.log") as url:
+        page.goto(url)
+        settle(page)
+        goto(page, "Tissue")
+        chart = page.locator('[data-testid="stDeckGlJsonChart"]').first
+        chart.locator("canvas").first.wait_for()
+        page.wait_for_timeout(1500)  # the bitmap textures load asynchronously
+        shot(page, "hd_tissue")
+        pixels = np.asarray(Image.open(io.BytesIO(chart.screenshot())).convert("RGB")).astype(int)
+        near_tumour = (np.abs(pixels - tumour) < 60).all(axis=2)  # at 0.85 opacity over the H&E
+        assert near_tumour.mean() > 0.05, "the labelled half of the section is not drawn in its class colour"
+
+        box = chart.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.55)
+        tooltip = page.locator(".deck-tooltip")
+        tooltip.wait_for(state="visible")
+        assert " bins · " in tooltip.inner_text()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.55)
+        page.get_by_text("bins clicked").wait_for()
+        settle(page)
+        shot(page, "hd_tissue_clicked")
