@@ -10,11 +10,14 @@ right to left as on a real slide; a 6000 px hires image), creates a project on i
 - the Tissue page through ``streamlit.testing.v1.AppTest``: the first render with the sample
   already read (what an annotator opening the page waits for once the app has warmed up), the
   first render of a fresh process (the sample read included), a re-render after a new label;
-- what is sent to the browser: the raster PNG and the whole deck JSON.
+- what is sent to the browser: the raster PNG and the whole deck JSON;
+- with ``--browser``, the page in Debian's chromium (Playwright) against ``activespot app``'s
+  server: from the Overview (the app reads the sample in the background as it opens), a click on
+  Tissue until its chart's canvas is there and Streamlit is idle; then the same once more.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_tissue_raster.py [--side 800] [--labels 600] [--json OUT]
+    .venv/bin/python benchmarks/bench_tissue_raster.py [--side 800] [--labels 600] [--browser] [--json OUT]
 """
 
 from __future__ import annotations
@@ -133,10 +136,44 @@ def _steps(project_path: str, table: pd.DataFrame, colors: dict[str, str]) -> di
     return steps
 
 
+def _in_browser(project: Path, log: Path) -> dict[str, float]:
+    """Seconds from a click on Tissue in the sidebar to the page drawn: the first time, and once more."""
+    from playwright.sync_api import sync_playwright
+
+    from activespot.app._server import HEADLESS_CHROMIUM_ARGS, start_app_server
+
+    idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+    server, url = start_app_server(project, log=log)
+    timings = {}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=list(HEADLESS_CHROMIUM_ARGS))
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(f"{url}/?annotator=bench")
+            page.get_by_role("heading", name="Overview").wait_for(timeout=120_000)
+            page.wait_for_selector(idle, timeout=120_000)
+            for name in ("browser_first_s", "browser_again_s"):
+                start = time.perf_counter()
+                page.locator('[data-testid="stSidebarNav"] a', has_text="Tissue").first.click()
+                page.get_by_role("heading", name="Tissue").wait_for(timeout=120_000)
+                page.locator('[data-testid="stDeckGlJsonChart"] canvas').first.wait_for(timeout=120_000)
+                page.wait_for_selector(idle, timeout=120_000)
+                timings[name] = round(time.perf_counter() - start, 3)
+                page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").first.click()
+                page.get_by_role("heading", name="Overview").wait_for(timeout=120_000)
+                page.wait_for_selector(idle, timeout=120_000)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--side", type=int, default=800, help="bins per side (800 -> 640,000 bins)")
     parser.add_argument("--labels", type=int, default=600, help="bins labelled before the page is opened")
+    parser.add_argument("--browser", action="store_true", help="also time the page in chromium (Playwright)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -204,6 +241,8 @@ def main() -> None:
         table["prediction"] = truth
         table["confidence"] = np.random.default_rng(1).uniform(0.3, 1.0, len(table))
         result["steps"] = _steps(path, table, D.class_colors(project))
+        if args.browser:
+            result.update(_in_browser(Path(path), Path(tmp) / "streamlit.log"))
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
     text = json.dumps(result, indent=2)
     print(text)
