@@ -10,6 +10,7 @@ journal on every run and written to it the moment they are given.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import logging
 import tempfile
@@ -27,6 +28,7 @@ import streamlit as st
 from .. import _constants as K
 from ..errors import ActivespotError
 from ..project import Project, Suggestion
+from . import _raster as R
 from . import _state as S
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ UNLABELLED_COLOR = "#D9D9D9"
 VIEWS = Path(__file__).resolve().parent / "views"  # one small file per page (not "pages/": Streamlit's v1 folder)
 CROP_SIZE = 168  # gallery crop side in screen pixels
 CROP_CONTEXT = 3.0  # crop side as a multiple of the spot diameter (the ring marks the spot)
+RASTER_MIN_ITEMS = 50_000  # more items than this are drawn as a raster even when they are not Visium HD bins
+RASTER_MAX_SIDE = 2048  # the bin raster's largest side in pixels (2 µm bins are downsampled to it)
 
 
 # --- the project of this run ------------------------------------------------------------------
@@ -269,6 +273,66 @@ def tissue_image(project_path: str, max_side: int = 2000) -> dict[str, Any]:
         "y": coords[:, 1] * scale + 0.5 * scale,
         "radius": diameter * scale / 2,
     }
+
+
+@st.cache_resource(show_spinner="Placing the bins on their grid…", max_entries=4)
+def bin_grid(project_path: str) -> R.BinGrid | None:
+    """The grid the tissue view draws the items on as a raster; ``None`` to draw them one by one.
+
+    Visium HD bins use their square grid (``array_row``/``array_col``), fitted to where the bins
+    lie on the image shown, so a pixel covers its own bin. Other items are drawn as a raster only
+    when there are more than ``RASTER_MIN_ITEMS``, on cells of their diameter; a few thousand
+    Visium spots stay circles at their true size.
+    """
+    LOADS["grid"] += 1
+    adata = load_sample(project_path)
+    scalefactors = adata.uns[K.SPATIAL_KEY][adata.uns[K.LIBRARY_ID_KEY]][K.SCALEFACTORS_KEY]
+    hd = K.BIN_SIZE_UM in scalefactors and {K.ARRAY_ROW, K.ARRAY_COL} <= set(adata.obs.columns)
+    if not hd and adata.n_obs <= RASTER_MIN_ITEMS:
+        return None
+    geometry = tissue_image(project_path)
+    xy = np.column_stack([geometry["x"], geometry["y"]])
+    if hd:
+        try:
+            return R.fit_grid(adata.obs[K.ARRAY_ROW].to_numpy(), adata.obs[K.ARRAY_COL].to_numpy(), xy)
+        except ValueError as err:  # a registration far from affine: bins placed by position instead
+            logger.warning("%s: bins placed by position, not by their grid: %s", project_path, err)
+    return R.grid_from_positions(xy, pitch=2 * float(geometry["radius"]))
+
+
+def bin_raster(project_path: str, codes: np.ndarray, palette: np.ndarray) -> dict[str, Any]:
+    """The project's items painted ``palette[codes]`` as a PNG data URL, with its placement on the image.
+
+    Cached on the codes' digest: Streamlit hashes an array of 500k elements or more by a sample
+    of it, which could miss a changed label; the digest of every byte cannot.
+    """
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    palette = np.ascontiguousarray(palette, dtype=np.uint8)
+    digest = hashlib.blake2b(codes.tobytes() + palette.tobytes(), digest_size=16).hexdigest()
+    return _bin_raster(project_path, digest, codes, palette)
+
+
+@st.cache_data(show_spinner="Drawing the bins…", max_entries=8)
+def _bin_raster(project_path: str, digest: str, _codes: np.ndarray, _palette: np.ndarray) -> dict[str, Any]:
+    """``url``, ``bounds`` (deck.gl corner order), ``width``, ``height``, ``step`` and ``png_bytes``."""
+    LOADS["raster"] += 1
+    raster = R.draw(bin_grid(project_path), _codes, _palette, max_side=RASTER_MAX_SIDE)
+    url = R.png_data_url(raster.rgba)
+    height, width = raster.rgba.shape[:2]
+    return {
+        "url": url,
+        "bounds": raster.bounds,
+        "width": width,
+        "height": height,
+        "step": raster.step,
+        "png_bytes": len(url) * 3 // 4,
+    }
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def bin_tiles(project_path: str, per_side: int) -> R.Tiles:
+    """The raster's pickable tiles (at most ``per_side`` a side) and the tile of every bin."""
+    return R.tiles(bin_grid(project_path), per_side=per_side)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

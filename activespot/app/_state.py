@@ -20,7 +20,7 @@ TRUTH_NAME: Final = "truth_name"  # the uploaded truth file's name, shown only
 # --- tissue -----------------------------------------------------------------------------------
 TISSUE_COLOR: Final = "tissue_color"  # radio: colour spots by label / prediction / uncertainty / query
 TISSUE_OPACITY: Final = "tissue_opacity"  # slider: spot fill opacity
-TISSUE_CHART: Final = "tissue_chart"  # pydeck chart (hover shows spot details)
+TISSUE_CHART: Final = "tissue_chart"  # pydeck chart (hover shows spot details; an HD raster: the tile or bin clicked)
 
 # --- queue ------------------------------------------------------------------------------------
 QUEUE_CLASS_BUTTON: Final = "queue_label_{index}"  # button: label the current spot with class {index}
