@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
@@ -301,13 +302,12 @@ def read_features(adata: AnnData, path: str | Path, *, copy: bool = False) -> An
             blocks = {key: stored[key] for key in K.FEATURE_BLOCKS if key in stored.files}
     except (OSError, ValueError, KeyError) as err:
         raise InputFileError(path, f"not a readable features file ({err})", hint) from err
-    position = {name: i for i, name in enumerate(names)}
-    missing = [name for name in adata.obs_names if name not in position]
+    order = pd.Index(names).get_indexer(adata.obs_names)  # a hash join: 640k HD barcodes in a fraction of a second
+    missing = list(adata.obs_names[order < 0])
     if missing:
         raise InputFileError(
             path, f"{len(missing)} spots have no stored features (e.g. {', '.join(missing[:3])})", hint
         )
-    order = np.fromiter((position[name] for name in adata.obs_names), dtype=np.int64, count=adata.n_obs)
     adata = adata.copy() if copy else adata
     _save_blocks(adata, {key: block[order] for key, block in blocks.items()}, provenance)
     return adata if copy else None
