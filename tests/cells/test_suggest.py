@@ -48,6 +48,7 @@ def test_training_threads_one_for_small_problems_every_core_for_large(monkeypatc
 
     from activespot.cells import cell_classifier, training_threads
 
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(64)), raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     assert training_threads(300, 73) == 1  # a live round on a descriptor: threads only contend
     assert training_threads(50_000, 1536) == 64  # a backbone's embeddings of a whole slide
