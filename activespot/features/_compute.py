@@ -154,30 +154,17 @@ def morphology_features(
     Spots are embedded one patch each (:func:`embed_spots`); Visium HD bins through the tile grid
     of ``config.hd_patch_um`` / ``hd_stride_um`` (:func:`embed_tiles`).
     """
+    shared: dict[str, Any] = {
+        "weights": config.weights,
+        "batch_size": config.batch_size,
+        "num_workers": config.num_workers,
+        "library_id": library_id,
+        "cache_dir": cache_dir,
+        "progress": progress,
+    }
     if is_square_grid(adata):
-        return embed_tiles(
-            adata,
-            config.backbone,
-            weights=config.weights,
-            patch_um=config.hd_patch_um,
-            stride_um=config.hd_stride_um,
-            batch_size=config.batch_size,
-            num_workers=config.num_workers,
-            library_id=library_id,
-            cache_dir=cache_dir,
-            progress=progress,
-        )
-    return embed_spots(
-        adata,
-        config.backbone,
-        weights=config.weights,
-        context_factor=config.context_factor,
-        batch_size=config.batch_size,
-        num_workers=config.num_workers,
-        library_id=library_id,
-        cache_dir=cache_dir,
-        progress=progress,
-    )
+        return embed_tiles(adata, config.backbone, patch_um=config.hd_patch_um, stride_um=config.hd_stride_um, **shared)
+    return embed_spots(adata, config.backbone, context_factor=config.context_factor, **shared)
 
 
 def _expression(adata: AnnData, config: FeaturesConfig) -> tuple[np.ndarray, dict[str, Any]]:
