@@ -1,4 +1,4 @@
-"""The square grid of Visium HD bins: neighbours, smoothing and the image transform, in one place.
+"""The square grid of Visium HD bins: neighbours and smoothing, in one place.
 
 Space Ranger names every HD bin by its row and column on a square lattice (``array_row``,
 ``array_col``), so geometry on bins is raster arithmetic rather than a nearest-neighbour search
@@ -7,8 +7,7 @@ over half a million points: the bins' positions go into an index raster (row, co
 - neighbours within ``rings`` rings are the bins of the (2·rings + 1)² window around a bin
   (rings of 8-neighbours, Chebyshev distance), built for all bins at once, one offset at a time;
 - a Gaussian over the grid is ``scipy.ndimage.gaussian_filter`` on the raster, normalised by the
-  same filter of the occupancy mask so that edges and holes in the tissue are not pulled to zero;
-- bins map to image pixels by an affine transform fitted to their recorded centres.
+  same filter of the occupancy mask so that edges and holes in the tissue are not pulled to zero.
 
 Context rings, the HD expression neighbourhood and the smoothing of predictions all use it.
 """
@@ -149,9 +148,3 @@ class SquareGrid:
     @staticmethod
     def _filter(raster: np.ndarray, sigma_bins: float) -> np.ndarray:
         return ndimage.gaussian_filter(raster, sigma_bins, mode="constant", cval=0.0, truncate=_GAUSSIAN_TRUNCATE)
-
-    def image_transform(self, centres: np.ndarray) -> np.ndarray:
-        """The (3, 2) affine map [row, col, 1] → (x, y) fitted to the bins' image ``centres`` by least squares."""
-        design = np.column_stack([self.rows, self.cols, np.ones(self.n_bins)]).astype(np.float64)
-        transform, *_ = np.linalg.lstsq(design, np.asarray(centres, dtype=np.float64)[:, :2], rcond=None)
-        return transform
