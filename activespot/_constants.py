@@ -125,6 +125,9 @@ SHA256_BOOK_FILE: Final = "sha256_book.json"  # cache folder: sha256 of big file
 # --- Active-learning loop (activespot.loop, activespot.simulate) -----------------------------
 ROUND_PROBABILITIES: Final = "probabilities"  # round array: (n_spots, K) smoothed class probabilities
 ROUND_EMBEDDINGS: Final = "embeddings"  # round array: (n_spots, fusion) penultimate embeddings
+# Stored at half precision (ample for the diversity and Coreset distances they feed): a 640k-bin HD
+# round's embeddings are 330 MB instead of 655 MB. Round.load_array widens them to float32.
+ROUND_EMBEDDINGS_DTYPE: Final = "float16"
 ROUND_INFO_KIND: Final = "kind"  # round info entry: what made the round (one of the ROUND_KIND_* / CELL_ROUND_KIND)
 ROUND_KIND_INITIAL: Final = "initial_query"  # round info 'kind': k-means query before any model
 ROUND_KIND_TRAINED: Final = "trained"  # round info 'kind': model trained, predictions and next query

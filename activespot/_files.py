@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_dir", "sha256_file"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_dir", "sha256_file", "write_hashed"]
 
 
 def fsync_dir(path: Path) -> None:
@@ -49,3 +51,32 @@ def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+class _HashingWriter:
+    """A binary file that hashes what passes through it, so its digest needs no second read."""
+
+    def __init__(self, handle: IO[bytes]):
+        self._handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.digest.update(data)
+        self.size += memoryview(data).nbytes
+        return self._handle.write(data)
+
+
+def write_hashed(path: str | Path, write: Callable[[IO[bytes]], object]) -> tuple[int, str]:
+    """Create ``path`` with ``write(handle)``, fsync it, and return its size and hex SHA-256.
+
+    Not atomic by itself: for files inside a folder that is renamed into place once complete
+    (a round), where a temporary file per member would only add work. The file is streamed,
+    never held whole in memory, and hashed as it is written instead of read back.
+    """
+    with Path(path).open("xb") as handle:
+        hashing = _HashingWriter(handle)
+        write(hashing)  # type: ignore[arg-type]  # a writable binary file as far as np.save and friends go
+        handle.flush()
+        os.fsync(handle.fileno())
+    return hashing.size, hashing.digest.hexdigest()

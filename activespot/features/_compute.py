@@ -289,12 +289,14 @@ def read_features(adata: AnnData, path: str | Path, *, copy: bool = False) -> An
             blocks = {key: stored[key] for key in K.FEATURE_BLOCKS if key in stored.files}
     except (OSError, ValueError, KeyError) as err:
         raise InputFileError(path, f"not a readable features file ({err})", hint) from err
-    order = pd.Index(names).get_indexer(adata.obs_names)  # a hash join: 640k HD barcodes in a fraction of a second
-    missing = list(adata.obs_names[order < 0])
-    if missing:
-        raise InputFileError(
-            path, f"{len(missing)} spots have no stored features (e.g. {', '.join(missing[:3])})", hint
-        )
+    if not np.array_equal(names, np.asarray(adata.obs_names, dtype=str)):  # stored in another order, or others
+        order = pd.Index(names).get_indexer(adata.obs_names)  # a hash join: 640k HD barcodes in under a second
+        missing = list(adata.obs_names[order < 0])
+        if missing:
+            raise InputFileError(
+                path, f"{len(missing)} spots have no stored features (e.g. {', '.join(missing[:3])})", hint
+            )
+        blocks = {key: block[order] for key, block in blocks.items()}
     adata = adata.copy() if copy else adata
-    _save_blocks(adata, {key: block[order] for key, block in blocks.items()}, provenance)
+    _save_blocks(adata, blocks, provenance)
     return adata if copy else None

@@ -228,12 +228,10 @@ def write_loupe_csv(
     The path written.
     """
     path = Path(path)
-    order = list(barcodes) if barcodes is not None else list(labels.index)
-    values = labels.reindex(order)
+    values = labels if barcodes is None else labels.reindex(pd.Index(list(barcodes)))
+    text = values.astype(object).where(values.notna(), "").astype(str)
+    table = pd.DataFrame({LOUPE_BARCODE: values.index.astype(str), category: text.to_numpy()})
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([LOUPE_BARCODE, category])
-    for barcode, label in zip(order, values, strict=True):
-        writer.writerow([barcode, "" if pd.isna(label) else str(label)])
+    table.to_csv(buffer, index=False, lineterminator="\n")  # quoted as csv.writer would (QUOTE_MINIMAL)
     atomic_write_text(path, buffer.getvalue())
     return path

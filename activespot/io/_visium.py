@@ -70,6 +70,7 @@ def read_visium(
     bin_size: int | None = None,
     require_counts: bool = True,
     cells: bool = False,
+    layout_only: bool = False,
 ) -> AnnData:
     """Read a Space Ranger ``outs`` folder (Visium or Visium HD) or a spatial h5ad into an AnnData.
 
@@ -107,6 +108,11 @@ def read_visium(
         named by its barcode (``cellid_000000001-1``), at the centroid of its polygon in
         ``cell_segmentations.geojson``. ``path`` is the HD ``outs`` folder (or ``segmented_outputs/``
         itself); ``counts_file`` and ``bin_size`` do not apply, and the matrix is required.
+    layout_only
+        Read the spots without their counts and images, for commands that have the features
+        already (a round on a 640k-bin HD section): the same spots in the same order, with their
+        positions and scale factors, but ``X`` has no genes and ``images`` is empty. Only the
+        matrix's barcodes are read. An ``.h5ad`` or ``cells`` are read in full.
 
     Returns
     -------
@@ -163,6 +169,7 @@ def read_visium(
             require_counts=require_counts,
             fullres=fullres,
             notes=notes,
+            layout_only=layout_only,
         )
     for message in notes:
         warnings.warn(message, UserWarning, stacklevel=2)
@@ -250,17 +257,22 @@ def _read_outs(
     require_counts: bool,
     fullres: Path | None,
     notes: list[str],
+    layout_only: bool = False,
 ) -> AnnData:
     """Read and cross-check positions, scale factors, images and counts; cheap files first."""
     positions_path, positions = read_positions(outs.spatial)
     image_paths = _find_images(outs.image_dirs)
     scalefactors = _read_scalefactors(outs.spatial / _SCALEFACTORS_FILE, images=image_paths, hd=outs.hd)
-    images = _read_images(image_paths, where=outs.spatial, has_fullres=fullres is not None, notes=notes)
+    images = (
+        {}
+        if layout_only
+        else _read_images(image_paths, where=outs.spatial, has_fullres=fullres is not None, notes=notes)
+    )
 
     counts_path = counts_file if counts_file.is_absolute() else outs.folder / counts_file
     counts, h5_meta = None, {}
     if counts_path.is_file():
-        counts, h5_meta = read_counts(counts_path)
+        counts, h5_meta = read_counts(counts_path, barcodes_only=layout_only)
     elif require_counts:
         raise InputFileError(
             counts_path,

@@ -66,7 +66,10 @@ class RoundSummary:
 
 
 def project_blocks(project: Project) -> tuple[AnnData, dict[str, np.ndarray]]:
-    """The project's sample with its features, read from the project's cache or computed and cached.
+    """The project's spots with their features, read from the project's cache or computed and cached.
+
+    With features in the cache, the AnnData is the sample's layout (:meth:`Project.load_layout`:
+    no counts, no images) unless the full sample is loaded already.
 
     Raises
     ------
@@ -76,8 +79,9 @@ def project_blocks(project: Project) -> tuple[AnnData, dict[str, np.ndarray]]:
     from ..features import read_features, write_features
 
     check_spot_project(project)
-    adata = project.load_sample()
     stored = project.features_dir / K.FEATURES_FILE
+    # Stored features need only the spots and their positions, not the counts and images.
+    adata = project.load_layout() if stored.is_file() else project.load_sample()
     if not any(key in adata.obsm for key in K.FEATURE_BLOCKS):
         if stored.is_file():
             read_features(adata, stored)
@@ -122,26 +126,31 @@ def suggest(project: Project, *, n: int | None = None, wait: bool = True, annota
     if n is not None and n < 1:
         msg = f"The number of spots to suggest must be at least 1; got {n}."
         raise ProjectError(msg)
-    adata, blocks = project_blocks(project)
-    barcodes = pd.Index(adata.obs_names)
+    check_spot_project(project)
+    barcodes = project.barcodes
     labelled = np.zeros(barcodes.size, dtype=bool)
     labelled[labelled_positions(project.labels_for(barcodes))] = True
     latest = project.latest_round()
+    stored = None if latest is None else barcodes.get_indexer(latest.load_table(K.ROUND_QUERY).index)
     if latest is not None and latest.info.get(K.ROUND_INFO_KIND) in K.MODEL_ROUND_KINDS:
-        picked = select_query(
-            latest.load_array(K.ROUND_PROBABILITIES),
-            latest.load_array(K.ROUND_EMBEDDINGS),
-            labelled,
-            n=n or config.select.batch,
-            config=config,
-            rng=np.random.default_rng([config.model.seed, latest.number]),
-        )
+        n = n or config.select.batch
+        if stored.size == n and (stored >= 0).all() and not labelled[stored].any():
+            picked = stored  # the round's own query, none of it answered yet
+        else:
+            picked = select_query(
+                latest.load_array(K.ROUND_PROBABILITIES),
+                latest.load_array(K.ROUND_EMBEDDINGS),
+                labelled,
+                n=n,
+                config=config,
+                rng=np.random.default_rng([config.model.seed, latest.number]),
+            )
         number = latest.number
     elif latest is not None and n is None:  # the initial query already made: what is left of it
-        stored = barcodes.get_indexer(latest.load_table(K.ROUND_QUERY).index)
         picked = stored[(stored >= 0) & ~labelled[np.maximum(stored, 0)]]
         number = latest.number
     else:
+        adata, blocks = project_blocks(project)
         with project.round_lock(wait=wait, annotator=annotator) as number:
             picked = initial_query(
                 blocks,
@@ -290,7 +299,10 @@ def run_round(project: Project, *, wait: bool = True, annotator: str | None = No
         }
         project.save_round(
             number,
-            arrays={K.ROUND_PROBABILITIES: result.probabilities, K.ROUND_EMBEDDINGS: result.embeddings},
+            arrays={
+                K.ROUND_PROBABILITIES: result.probabilities,
+                K.ROUND_EMBEDDINGS: result.embeddings.astype(K.ROUND_EMBEDDINGS_DTYPE),
+            },
             tables={K.ROUND_PREDICTIONS: table, K.ROUND_QUERY: query_table(query, number)},
             files={K.ROUND_MODEL: result.model.to_bytes()},
             info=info,

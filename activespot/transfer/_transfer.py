@@ -170,7 +170,7 @@ def transfer_labels(
             number,
             arrays={
                 K.ROUND_PROBABILITIES: table.filter(like="p(").to_numpy(),
-                K.ROUND_EMBEDDINGS: embeddings,
+                K.ROUND_EMBEDDINGS: embeddings.astype(K.ROUND_EMBEDDINGS_DTYPE),
             },
             tables={K.ROUND_PREDICTIONS: table, K.ROUND_QUERY: query_table(query, number)},
             files={K.ROUND_MODEL: model.to_bytes()},

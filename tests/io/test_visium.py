@@ -96,6 +96,35 @@ def test_mouse_brain_with_require_counts_names_the_missing_matrix():
         read_visium(MOUSE_BRAIN)
 
 
+@pytest.mark.parametrize(
+    ("folder", "options"),
+    [(DLPFC, {}), (HEART, {}), (HEART, {"require_counts": False}), (MOUSE_BRAIN, {"require_counts": False})],
+    ids=["dlpfc", "heart", "heart-all-spots", "mouse-brain-no-matrix"],
+)
+def test_layout_only_has_the_full_read_spots_in_its_order_without_counts_or_images(folder, options):
+    with pytest.warns(UserWarning):  # the notes on images and counts: shown by either read
+        full = read_visium(folder, **options)
+        layout = read_visium(folder, layout_only=True, **options)
+    assert list(layout.obs_names) == list(full.obs_names)
+    pd.testing.assert_frame_equal(layout.obs, full.obs)
+    np.testing.assert_array_equal(layout.obsm[K.SPATIAL_KEY], full.obsm[K.SPATIAL_KEY])
+    assert layout.shape == (full.n_obs, 0)
+    assert _library(layout)[K.IMAGES_KEY] == {}
+    assert _library(layout)[K.SCALEFACTORS_KEY] == _library(full)[K.SCALEFACTORS_KEY]
+    assert layout.uns[K.LIBRARY_ID_KEY] == full.uns[K.LIBRARY_ID_KEY]
+
+
+def test_layout_only_of_a_visium_hd_output_and_of_an_h5ad_matrix(synthetic_hd, synthetic_outs, tmp_path):
+    full = read_visium(synthetic_hd, bin_size=HD_BIN_UM)
+    layout = read_visium(synthetic_hd, bin_size=HD_BIN_UM, layout_only=True)
+    assert list(layout.obs_names) == list(full.obs_names)
+    np.testing.assert_array_equal(layout.obsm[K.SPATIAL_KEY], full.obsm[K.SPATIAL_KEY])
+    counts = read_visium(synthetic_outs)
+    counts[::-1].copy().write_h5ad(tmp_path / "counts.h5ad")  # another order: the matrix's order decides
+    from_h5ad = read_visium(synthetic_outs, counts_file=tmp_path / "counts.h5ad", layout_only=True)
+    assert list(from_h5ad.obs_names) == list(counts.obs_names[::-1])
+
+
 # --- synthetic Space Ranger folders --------------------------------------------------------------
 
 

@@ -1,7 +1,6 @@
 """Rounds are allocated and registered under one lock: concurrent runs never share a number or files."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,32 +8,10 @@ from pathlib import Path
 import pytest
 
 from activespot import _constants as K
-from activespot.project import Project, RoundBusyError, run_round, suggest
-from tests.conftest import DLPFC
+from activespot.project import Project, RoundBusyError, run_round
 
 ACTIVESPOT = Path(sys.executable).with_name("activespot")
 PAIRS = 10
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory, dlpfc_truth) -> Path:
-    """The real 151673 section with 120 real layer labels and cached features; small, one-thread model."""
-    path = tmp_path_factory.mktemp("round_lock") / "project"
-    project = Project.create(path, visium=DLPFC, classes=sorted(dlpfc_truth.unique()), annotator="t")
-    project.save_config(project.config.updated({"model": {"epochs": 8, "num_threads": 1}}))
-    suggest(project)  # computes and caches the features once
-    labels = dlpfc_truth.reindex(project.barcodes).dropna().sample(120, random_state=0)
-    project.add_labels(labels.to_dict(), annotator="t")
-    project.close()
-    return path
-
-
-@pytest.fixture
-def labelled_project(template, tmp_path):
-    """A fresh copy of the template project (its rounds start after the initial query)."""
-    project = Project.open(shutil.copytree(template, tmp_path / "project"))
-    yield project
-    project.close()
 
 
 def test_a_second_round_refuses_with_who_and_when_while_one_is_running(labelled_project):
