@@ -50,6 +50,7 @@ def table(result: dict, strategy: str) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for i in range(len(main[0])):
+
         def mean(key, runs=main, i=i):
             return float(np.mean([r[i][key] for r in runs]))
 

@@ -76,9 +76,7 @@ def main() -> None:
             asked = [barcode for barcode in next_query(projects["transferred"]) if barcode in truth.index]
             given.update({barcode: truth[barcode] for barcode in asked})
             for name, project in projects.items():
-                project.add_labels(
-                    {b: given[b] for b in asked}, annotator="simulated", source=K.SOURCE_IMPORTED
-                )
+                project.add_labels({b: given[b] for b in asked}, annotator="simulated", source=K.SOURCE_IMPORTED)
                 if name == "fresh" and pd.Series(given).nunique() < 2:
                     curves[name].append(float("nan"))
                     continue

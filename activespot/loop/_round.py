@@ -20,7 +20,7 @@ import pandas as pd
 from .. import _constants as K
 from .._numeric import standardise
 from ..config import Config, ModelConfig
-from ..model import FusedMLPClassifier, labelled_positions, smooth_probabilities, warm_up_torch
+from ..model import FusedMLPClassifier, labelled_positions, smooth_probabilities
 from ..select import get_strategy, initial_kmeans, least_confidence_kmeans
 
 if TYPE_CHECKING:
@@ -56,9 +56,6 @@ class RoundResult:
         Positions of the spots to ask next, in the strategy's order.
     seconds
         Wall time of training, prediction and selection.
-    startup_seconds
-        One-off start-up paid before the clock started (torch's first optimizer; 0.0 after
-        the first round of a process).
     """
 
     model: FusedMLPClassifier
@@ -66,7 +63,6 @@ class RoundResult:
     embeddings: np.ndarray
     query: np.ndarray
     seconds: float
-    startup_seconds: float = 0.0
 
     @property
     def predictions(self) -> np.ndarray:
@@ -131,7 +127,6 @@ def fit_predict_select(
     RoundResult
     """
     get_strategy(config.select.strategy)  # fail before training on a misspelt name
-    startup = warm_up_torch()
     start = time.perf_counter()
     model.fit(blocks, labels)
     probs, embeddings = model.predict_proba_and_embed(blocks)
@@ -145,7 +140,7 @@ def fit_predict_select(
     if (~asked).any():
         query = select_query(probs, embeddings, asked, n=n, config=config, rng=rng)
     seconds = time.perf_counter() - start
-    return RoundResult(model, probs, embeddings, np.asarray(query, dtype=int), seconds, startup)
+    return RoundResult(model, probs, embeddings, np.asarray(query, dtype=int), seconds)
 
 
 def select_query(

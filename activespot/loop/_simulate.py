@@ -7,7 +7,7 @@ unsupervised features and the neighbour graph) but never asked, and left out of 
 
 The result is a plain dict (and JSON file) that other tools read::
 
-    {"strategy": ..., "config": {...}, "startup_seconds": one-off torch start-up, not in any round,
+    {"strategy": ..., "config": {...},
      "rounds": [{"n_labeled", "pool_weighted_f1", "pool_macro_f1", "pool_misclassified_pct",
                  "pool_weighted_f1_labels_substituted", "seconds"}, ...],
      "queried_barcodes": [[barcodes answered before each round's training], ...],
@@ -114,7 +114,7 @@ def simulate(
     asked = _cover_classes(initial_query(blocks, config.select.init, rng=rng, exclude=unknown), truth, pool, rng)
     labels = np.full(truth.size, None, dtype=object)
     model = make_classifier(config.model, seed=seed)
-    records, queried, startup = [], [], 0.0
+    records, queried = [], []
     for _ in progress_bar(range(rounds + 1), desc=config.select.strategy, disable=not progress, leave=False):
         labels[asked] = truth[asked]  # the simulated annotator answers the query
         queried.append([int(i) for i in asked])
@@ -130,9 +130,8 @@ def simulate(
                 "seconds": round(result.seconds, 3),
             }
         )
-        startup += result.startup_seconds
         asked = result.query
-    summary = {"strategy": config.select.strategy, "seed": seed, "startup_seconds": round(startup, 3)}
+    summary = {"strategy": config.select.strategy, "seed": seed}
     return {**summary, "rounds": records, "queried": queried}, result
 
 

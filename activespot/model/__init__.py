@@ -1,7 +1,7 @@
 """The fused MLP classifier: feature blocks in, class probabilities and embeddings out."""
 
-from ._classifier import FusedMLPClassifier, labelled_positions, warm_up_torch
+from ._classifier import FusedMLPClassifier, labelled_positions
 from ._fusion import FusedMLP
 from ._smoothing import smooth_probabilities
 
-__all__ = ["FusedMLP", "FusedMLPClassifier", "labelled_positions", "smooth_probabilities", "warm_up_torch"]
+__all__ = ["FusedMLP", "FusedMLPClassifier", "labelled_positions", "smooth_probabilities"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -21,9 +20,10 @@ import torch
 from torch import nn
 
 from .._numeric import column_scale
+from ._adam import Adam
 from ._fusion import FusedMLP
 
-__all__ = ["FusedMLPClassifier", "labelled_positions", "warm_up_torch"]
+__all__ = ["FusedMLPClassifier", "labelled_positions"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,28 +37,6 @@ def labelled_positions(y: Any) -> np.ndarray:
     present = np.flatnonzero(values.notna().to_numpy())  # few of 640k HD bins: test only those for blanks
     blank = values.iloc[present].astype(str).str.strip().eq("").to_numpy()
     return present[~blank]
-
-
-_WARMED_UP = False
-
-
-def warm_up_torch() -> float:
-    """Pay torch's one-off start-up now and return its seconds (0.0 once it has been paid in this process).
-
-    The first optimizer step of a process imports ``torch._dynamo`` and initialises the CPU
-    kernels (~1.5-2 s on two cores): a cost of starting, not of a round. Rounds call this
-    before their clock starts and report the start-up on its own.
-    """
-    global _WARMED_UP
-    if _WARMED_UP:
-        return 0.0
-    start = time.perf_counter()
-    layer = nn.Linear(2, 2)
-    optimizer = torch.optim.Adam(layer.parameters())
-    layer(torch.zeros(1, 2)).sum().backward()
-    optimizer.step()
-    _WARMED_UP = True
-    return time.perf_counter() - start
 
 
 @contextmanager
@@ -244,7 +222,7 @@ class FusedMLPClassifier:
             torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
             module = self._start_module(names, dims, classes)
             loss_fn = nn.CrossEntropyLoss(weight=torch.as_tensor(weights, dtype=torch.float32))
-            optimiser = torch.optim.Adam(module.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+            optimiser = Adam(module.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
             history: dict[str, list[float]] = {"train_loss": []}
             best = (np.inf, self.epochs, None)
             for epoch in range(1, self.epochs + 1):
@@ -302,8 +280,10 @@ class FusedMLPClassifier:
         previous = getattr(self, "module_", None)
         if not (self.warm_start and previous is not None):
             return fresh
-        if names != self.block_names_ or dims != self.block_dims_ or (
-            previous.classifier.in_features != self.fusion or previous.heads[0][0].out_features != self.hidden
+        if (
+            names != self.block_names_
+            or dims != self.block_dims_
+            or (previous.classifier.in_features != self.fusion or previous.heads[0][0].out_features != self.hidden)
         ):
             logger.info("Blocks or widths changed since the last fit; training from scratch.")
             return fresh

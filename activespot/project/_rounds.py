@@ -292,7 +292,6 @@ def run_round(project: Project, *, wait: bool = True, annotator: str | None = No
             "changed": changed,
             "strategy": config.select.strategy,
             "seconds": round(result.seconds, 3),
-            "startup_seconds": round(result.startup_seconds, 3),
             "warm_started_from": previous.number if previous is not None and config.model.warm_start else None,
             "blocks": {name: int(block.shape[1]) for name, block in blocks.items()},
             **round_settings(config, provenance=adata.uns.get(K.FEATURES_UNS_KEY)),

@@ -13,7 +13,13 @@ def test_members_are_listed_with_the_hash_and_size_of_what_is_on_disk(labelled_p
     summary = run_round(labelled_project)
     folder = labelled_project.round(summary.round).path
     listing = json.loads((folder / K.ROUND_MANIFEST).read_text())["files"]
-    assert set(listing) == {K.ROUND_PROBABILITIES, K.ROUND_EMBEDDINGS, K.ROUND_PREDICTIONS, K.ROUND_QUERY, K.ROUND_MODEL}
+    assert set(listing) == {
+        K.ROUND_PROBABILITIES,
+        K.ROUND_EMBEDDINGS,
+        K.ROUND_PREDICTIONS,
+        K.ROUND_QUERY,
+        K.ROUND_MODEL,
+    }
     for entry in listing.values():
         member = folder / entry["file"]
         assert entry["bytes"] == member.stat().st_size

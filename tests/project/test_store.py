@@ -126,9 +126,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     path = tmp_path / "labels.sqlite"
     LabelStore(path, create=True).close()
     writers = [
-        subprocess.Popen(
-            [sys.executable, str(WRITER), str(path), name, "150"], stderr=subprocess.PIPE, text=True
-        )
+        subprocess.Popen([sys.executable, str(WRITER), str(path), name, "150"], stderr=subprocess.PIPE, text=True)
         for name in ("ana", "ben")
     ]
     for writer in writers:
