@@ -228,6 +228,13 @@ def info(project: Path, as_json: bool) -> None:
     _print_info(details)
 
 
+def _item_words(details: dict) -> str:
+    """What the project labels, in words: spots, a Visium HD section's bins or cells, or a slide's cells."""
+    if details.get("bin_size_um"):
+        return f"{details['bin_size_um']} µm bins"
+    return "cells" if details.get("segmented_cells") else details["unit"]
+
+
 def _print_info(details: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -245,7 +252,7 @@ def _print_info(details: dict) -> None:
         if details["image"]:
             console.print(f"  image    {details['image']}")
         genes = f", genes {details['genes']}" if details["genes"] else " (morphology only: no counts)"
-        console.print(f"  spots    {details['spots']}  ({details['labelled']} labelled){genes}")
+        console.print(f"  {_item_words(details):<8} {details['spots']}  ({details['labelled']} labelled){genes}")
         last = details["last_round"]
         console.print(f"  rounds   {details['rounds']} with a model" + (f" (latest {last})" if last else ""))
     if details["features"]:
@@ -253,7 +260,7 @@ def _print_info(details: dict) -> None:
         console.print(f"  features {blocks}")
     table = Table(title="Classes", show_edge=False)
     table.add_column("class")
-    table.add_column(f"labelled {unit}", justify="right")
+    table.add_column(f"labelled {_item_words(details)}", justify="right")
     for name, count in details["classes"].items():
         table.add_row(name, str(count))
     table.add_row("(unlabelled)", str(details[unit] - details["labelled"]), style="dim")

@@ -390,7 +390,7 @@ class Project:
 
     def labels_for(self, items: Iterable[str]) -> np.ndarray:
         """Current label of each of ``items`` in that order, as an object array with ``None`` where unlabelled."""
-        labels = self.labels().reindex(pd.Index(list(items)))
+        labels = self.labels().reindex(items if isinstance(items, pd.Index) else pd.Index(list(items)))
         return labels.astype(object).where(labels.notna(), None).to_numpy()
 
     def check_label(self, label: str) -> None:
@@ -644,7 +644,8 @@ class Project:
         add up to ``labelled``; see :func:`~activespot.project.label_givers`), ``rounds`` the rounds
         that hold a model (of ``MODEL_ROUND_KINDS``: trained or transferred, not the first query).
         A cell project speaks of ``cells``, its ``nuclei`` and the ``regions`` annotated; a Visium
-        project of ``spots``, its ``sample``, ``library_id`` and ``genes``.
+        project of ``spots``, its ``sample``, ``library_id`` and ``genes`` (in Visium HD the spots
+        are bins of ``bin_size_um``, or the ``segmented_cells``).
         """
         from ._workload import label_givers
 
@@ -664,6 +665,8 @@ class Project:
             details["library_id"] = self.sample.library_id
             details["unit"] = "spots"
             details["spots"] = self.sample.n_spots
+            details["bin_size_um"] = self.sample.bin_size  # Visium HD: the spots are bins of this size
+            details["segmented_cells"] = self.sample.cells  # Visium HD: the spots are Space Ranger's cells
             details["genes"] = self.sample.n_genes
             details["rounds"] = len(models)
             details["last_round"] = int(models["round"].max()) if len(models) else None

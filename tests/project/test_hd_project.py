@@ -21,6 +21,11 @@ def test_init_picks_the_outputs_only_bin_size_and_keeps_it(tmp_path):
     assert project.sample.bin_size == 2
     barcodes = project.load_sample().obs_names
     assert all(code.startswith("s_002um_") for code in barcodes)  # HD barcodes kept exactly
+    assert list(Project.open(tmp_path / "hd").barcodes) == list(barcodes)  # from the layout alone: the same
+    shown = CliRunner().invoke(main, ["info", str(tmp_path / "hd")])
+    assert shown.exit_code == 0, shown.output
+    assert f"2 µm bins {len(barcodes)}" in shown.output
+    assert "labelled 2 µm bins" in shown.output
 
 
 def test_a_bin_size_the_output_lacks_lists_the_sizes_it_has_and_writes_nothing(tmp_path):
