@@ -629,11 +629,25 @@ class Project:
         return None
 
     def _discard_unfinished_rounds(self) -> None:
-        """Remove staging folders of rounds killed before they were committed."""
-        if not self.rounds_dir.is_dir():
+        """Remove staging folders of rounds killed before they were committed.
+
+        Only while no round runs: a running round's staging folder is being written (the app opens
+        the project again on every rerun, in other threads and processes, while a round is saved).
+        Leftovers found while a round runs are removed by a later open.
+        """
+        leftovers = list(self.rounds_dir.glob(".round_*.tmp-*")) if self.rounds_dir.is_dir() else []
+        if not leftovers:
             return
-        for leftover in self.rounds_dir.glob(".round_*.tmp-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        with (self.rounds_dir / K.ROUND_LOCK_FILE).open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            try:
+                for leftover in leftovers:
+                    shutil.rmtree(leftover, ignore_errors=True)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- summaries ----------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:

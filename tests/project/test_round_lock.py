@@ -68,3 +68,15 @@ def test_two_round_commands_at_the_same_moment_ten_times(labelled_project):
         manifest = json.loads((verified.path / K.ROUND_MANIFEST).read_text())
         assert manifest["round"] == number
     project.close()
+
+
+def test_opening_the_project_while_a_round_is_saved_leaves_its_staging_folder_alone(labelled_project):
+    """The app opens the project on every rerun; that once deleted a round's files while it wrote them."""
+    rounds = labelled_project.rounds_dir
+    with labelled_project.round_lock():
+        staging = rounds / ".round_0099.tmp-running"  # what save_round writes into
+        staging.mkdir()
+        Project.open(labelled_project.path).close()
+        assert staging.is_dir()
+    Project.open(labelled_project.path).close()  # no round running: a leftover of a killed run
+    assert not staging.exists()
