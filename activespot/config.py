@@ -8,7 +8,7 @@ cells); ``configs/default.yaml`` documents them and a test keeps the two equal. 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -40,6 +40,17 @@ class FeaturesConfig(_Section):
     context_factor: float = Field(1.0, gt=0, description="Patch side = spot diameter x this factor.")
     batch_size: int = Field(32, ge=1)
     num_workers: int = Field(0, ge=0, description="DataLoader workers for patch cropping.")
+    device: str = Field(
+        "auto", description="Where backbones run: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps."
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="Backbone arithmetic: auto is bf16 autocast on CUDA (fp16 where bf16 is not), else fp32."
+    )
+    mpp: float | None = Field(
+        None,
+        gt=0,
+        description="Pixel size (µm) of the full-resolution image when neither file nor scale factors give one.",
+    )
     expression: bool = True
     n_top_genes: int = Field(1000, ge=1)
     n_pcs: int | None = Field(50, ge=1, description="PCA components of the expression block; None keeps HVGs.")
@@ -81,6 +92,7 @@ class ModelConfig(_Section):
     num_threads: int | None = Field(
         None, ge=1, description="Torch CPU threads; None: torch's default, one per physical core of the machine."
     )
+    device: str = Field("auto", description="Where the model trains and predicts: auto, cpu, cuda, cuda:N or mps.")
     seed: int = 0
 
 

@@ -48,51 +48,27 @@ def features(
     command again (or with other expression settings) reuses them. Settings given here become the
     project's own, so later commands (``round``, ``transfer``) use the same features.
     """
-    from ..project import Project, check_spot_project
+    from ..features import write_patch_overlay
+    from ..project import Project
 
     opened = Project.open(project)
-    check_spot_project(opened)
     if weights is not None and not weights.startswith("hf-hub:"):
         weights = str(Path(weights).expanduser().resolve())  # the project is used from other folders too
     overrides = {"backbone": backbone, "weights": weights, "context_rings": context_rings}
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if no_expression:
         overrides["expression"] = False
-    settings = opened.config.updated({"features": overrides})
-    inputs = opened.feature_inputs(settings.features)
-    stored = opened.stored_features()
-    if settings == opened.config and stored is not None and stored.get(K.FEATURES_INPUTS_KEY) == inputs:
-        _print_summary(stored, stored[K.FEATURES_SHAPES_KEY], stored=True)
-        where = opened.features_dir / K.FEATURES_FILE
-        click.echo(f"Up to date in {where}: the sample, weights and settings are unchanged")
+    update = opened.update_features(opened.config.updated({"features": overrides}))
+    if not update.computed:
+        _print_summary(update.provenance, update.shapes, stored=True)
+        click.echo(f"Up to date in {update.path}: the sample, weights and settings are unchanged")
         return
-    _compute_and_store(opened, settings, overrides, inputs, overlay)
-
-
-def _compute_and_store(opened, settings, overrides: dict, inputs: str, overlay: Path | None) -> None:
-    from ..errors import ActivespotError, ProjectError
-    from ..features import check_features_input, compute_features, write_features, write_patch_overlay
-
-    config = settings.features
-    adata = opened.load_sample()
-    try:
-        check_features_input(adata, config)
-    except ActivespotError:
-        raise
-    except ValueError as err:  # what the sample or settings lack, in words: not a crash
-        msg = f"{opened.path}: {err}"
-        raise ProjectError(msg) from None
-    compute_features(adata, config, cache_dir=opened.features_dir)
-    adata.uns[K.FEATURES_UNS_KEY][K.FEATURES_INPUTS_KEY] = inputs
-    stored = write_features(adata, opened.features_dir / K.FEATURES_FILE)
-    if settings != opened.config:
-        opened.save_config(settings)
+    if update.settings_saved:
         click.echo(f"Feature settings saved to {opened.path}: {_changed(overrides)}")
     if overlay is not None:
-        write_patch_overlay(adata, overlay, context_factor=config.context_factor)
-    shapes = {key: adata.obsm[key].shape for key in K.FEATURE_BLOCKS if key in adata.obsm}
-    _print_summary(adata.uns[K.FEATURES_UNS_KEY], shapes)
-    click.echo(f"Stored in {stored}")
+        write_patch_overlay(update.adata, overlay, context_factor=opened.config.features.context_factor)
+    _print_summary(update.provenance, update.shapes)
+    click.echo(f"Stored in {update.path}")
 
 
 def _changed(overrides: dict) -> str:

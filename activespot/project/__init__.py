@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from ._project import Project, Round, RoundBusyError, check_spot_project, default_annotator
+from ._project import FeaturesUpdate, Project, Round, RoundBusyError, check_spot_project, default_annotator
 from ._store import LabelStore, Suggestion, check_class_name
 from ._workload import (
     annotator_workload,
@@ -29,6 +29,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FeaturesUpdate",
     "LabelStore",
     "Project",
     "Round",

@@ -48,7 +48,7 @@ from ..config import Config, FeaturesConfig
 from ..errors import InputFileError, ProjectError
 from ._store import LabelStore, Suggestion, check_class_name
 
-__all__ = ["ImportSummary", "Project", "Round", "RoundBusyError", "default_annotator"]
+__all__ = ["FeaturesUpdate", "ImportSummary", "Project", "Round", "RoundBusyError", "default_annotator"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,18 @@ class SampleRef:
     def morphology_only(self) -> bool:
         """A Visium sample without its count matrix, labelled from the H&E alone (features without expression)."""
         return self.kind == K.SAMPLE_KIND_VISIUM and self.n_genes == 0
+
+
+@dataclass(frozen=True)
+class FeaturesUpdate:
+    """What :meth:`Project.update_features` did: the stored file, its provenance, and whether it computed."""
+
+    path: Path
+    provenance: dict[str, Any]
+    shapes: dict[str, tuple[int, int]]
+    computed: bool
+    settings_saved: bool = False
+    adata: Any = field(default=None, repr=False)  # the sample with its blocks, when computed
 
 
 @dataclass(frozen=True)
@@ -331,6 +343,50 @@ class Project:
             stats += [(str(m), m.stat().st_size, m.stat().st_mtime_ns) for m in members if m.is_file()]
         record = [__version__, settings.model_dump(mode="json"), stats]
         return hashlib.sha256(json.dumps(record, default=str).encode()).hexdigest()
+
+    def update_features(self, settings: Config, *, device: str | None = None, progress: bool = True) -> FeaturesUpdate:
+        """Compute and store the feature blocks for ``settings`` unless the stored ones are current.
+
+        Each block comes from its own cache when its inputs are the same bytes, and the file is
+        written atomically, so a run killed part-way (or a study worker lost mid-section) leaves
+        the previous features, and a rerun redoes only what is missing. Settings that differ from
+        the project's become its own, so ``round`` and ``transfer`` use the same features; ``device``
+        (``auto``, ``cpu``, ``cuda:1``...) is this run's only: a machine's, not the project's.
+
+        Raises
+        ------
+        ProjectError
+            A cell project, or a sample that lacks what the settings need (in words).
+        InputFileError
+            Weights or image that cannot be used.
+        """
+        from ..errors import ActivespotError
+        from ..features import check_features_input, compute_features, write_features
+
+        check_spot_project(self)
+        inputs = self.feature_inputs(settings.features)
+        stored = self.stored_features()
+        where = self.features_dir / K.FEATURES_FILE
+        if settings == self.config and stored is not None and stored.get(K.FEATURES_INPUTS_KEY) == inputs:
+            return FeaturesUpdate(where, stored, dict(stored[K.FEATURES_SHAPES_KEY]), computed=False)
+        adata = self.load_sample()
+        try:
+            check_features_input(adata, settings.features)
+        except ActivespotError:
+            raise
+        except ValueError as err:  # what the sample or settings lack, in words: not a crash
+            msg = f"{self.path}: {err}"
+            raise ProjectError(msg) from None
+        config = settings.features if device is None else settings.features.model_copy(update={"device": device})
+        compute_features(adata, config, cache_dir=self.features_dir, progress=progress)
+        provenance = adata.uns[K.FEATURES_UNS_KEY]
+        provenance[K.FEATURES_INPUTS_KEY] = inputs
+        write_features(adata, where)
+        saved = settings != self.config
+        if saved:
+            self.save_config(settings)
+        shapes = {key: adata.obsm[key].shape for key in K.FEATURE_BLOCKS if key in adata.obsm}
+        return FeaturesUpdate(where, provenance, shapes, computed=True, settings_saved=saved, adata=adata)
 
     def stored_features(self) -> dict[str, Any] | None:
         """Provenance of the stored feature blocks, or ``None`` when there are none (or none readable)."""
