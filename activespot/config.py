@@ -39,7 +39,9 @@ class FeaturesConfig(_Section):
     weights: str | None = Field(None, description="Local weights file or hf-hub id for the backbone.")
     context_factor: float = Field(1.0, gt=0, description="Patch side = spot diameter x this factor.")
     batch_size: int = Field(32, ge=1)
-    num_workers: int = Field(0, ge=0, description="DataLoader workers for patch cropping.")
+    num_workers: int | None = Field(
+        None, ge=0, description="Patch-cropping processes; 0: one thread; None: one per core (≤ 12) on a GPU, else 0."
+    )
     device: str = Field(
         "auto", description="Where backbones run: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps."
     )

@@ -95,6 +95,8 @@ def cell_features(
     backbone: str = K.DESCRIPTOR_BACKBONE,
     weights: str | Path | None = None,
     batch_size: int = 64,
+    device: str = "auto",
+    precision: str = "auto",
     cache_dir: str | Path | None = None,
     progress: bool = True,
     copy: bool = False,
@@ -119,6 +121,8 @@ def cell_features(
         Weights of the backbone (file or Hub id).
     batch_size
         Patches per forward pass of a backbone.
+    device, precision
+        Where a backbone runs and its autocast precision (``auto``: the GPU when there is one).
     cache_dir
         Folder of the feature cache (a project's ``features/``); ``None`` disables it. The key is
         every input: the image's and the instance mask's sha256, the cell ids, centroids and boxes,
@@ -172,6 +176,8 @@ def cell_features(
             patch={"patch_px": int(patch_px), "input_size": size},
             cache_dir=cache_dir,
             batch_size=batch_size,
+            device=device,
+            precision=precision,
             progress=progress,
             desc=f"cell patches ({backbone})",
         )

@@ -70,13 +70,16 @@ def check_cell_project(project: Any) -> None:
         raise ProjectError(msg)
 
 
-def load_cells(project: Any, *, progress: bool = False) -> AnnData:
+def load_cells(project: Any, *, device: str | None = None, progress: bool = False) -> AnnData:
     """The project's cells with ``obsm['X_cell']``, computed once per input and cached in the project's features/.
 
     Parameters
     ----------
     project
         A cell project (:meth:`activespot.project.Project.create_cells`).
+    device
+        Where a backbone runs this time (default: the project's ``features.device``, ``auto``);
+        its precision is ``features.precision``, as for spots.
     progress
         Progress bar while describing cells.
     """
@@ -92,6 +95,8 @@ def load_cells(project: Any, *, progress: bool = False) -> AnnData:
         patch_px=patch,
         backbone=settings.backbone,
         weights=settings.weights,
+        device=device or project.config.features.device,
+        precision=project.config.features.precision,
         cache_dir=project.features_dir,
         progress=progress,
     )
@@ -102,7 +107,9 @@ def _required_classes(project: Any) -> list[str]:
     return project.store.classes()
 
 
-def cell_round(project: Any, *, progress: bool = False, wait: bool = True, annotator: str | None = None) -> CellRound:
+def cell_round(
+    project: Any, *, device: str | None = None, progress: bool = False, wait: bool = True, annotator: str | None = None
+) -> CellRound:
     """Train on every current label, suggest a class for every cell, choose the region, save the round.
 
     The region is the current one while it has unlabelled cells, else the window with most Coreset
@@ -112,8 +119,8 @@ def cell_round(project: Any, *, progress: bool = False, wait: bool = True, annot
     ----------
     project
         A cell project.
-    progress
-        Progress bar while describing cells the first time.
+    device, progress
+        Where a backbone describes the cells the first time (see :func:`load_cells`), with a progress bar.
     wait, annotator
         As :meth:`~activespot.project.Project.round_lock`: wait for a running round, or raise.
 
@@ -126,7 +133,7 @@ def cell_round(project: Any, *, progress: bool = False, wait: bool = True, annot
     ProjectError
         Not a cell project, or every cell is labelled.
     """
-    adata = load_cells(project, progress=progress)
+    adata = load_cells(project, device=device, progress=progress)
     settings = project.config.cells
     features = np.asarray(adata.obsm[K.CELL_FEATURES_KEY], dtype=np.float64)
     with project.round_lock(wait=wait, annotator=annotator) as number:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .. import _constants as K
-from ._main import main, user_errors
+from ._main import device_option, main, user_errors
 from ._project import annotator_name, parse_classes
 
 _FORMATS = click.Choice(["csv", "points", "geojson", "hovernet", "mask"])
@@ -70,8 +70,9 @@ def cells_init(
 @click.argument("project", type=click.Path(path_type=Path))
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the round as JSON.")
 @click.option("--force", is_flag=True, help="Retrain now even if fewer than retrain_every labels are new.")
+@device_option
 @user_errors
-def cells_next(project: Path, json_out: Path | None, force: bool) -> None:
+def cells_next(project: Path, json_out: Path | None, force: bool, device: str | None) -> None:
     """Show the region to annotate next and the suggestion for each of its cells."""
     from ..cells import cell_round, check_cell_project, latest_cell_round, load_cells, needs_new_round
     from ..project import Project
@@ -80,8 +81,8 @@ def cells_next(project: Path, json_out: Path | None, force: bool) -> None:
     check_cell_project(opened)
     current = latest_cell_round(opened)
     if force or needs_new_round(opened, current):
-        current = cell_round(opened, progress=True)
-    adata = load_cells(opened)
+        current = cell_round(opened, device=device, progress=True)
+    adata = load_cells(opened, device=device)
     x0, y0, x1, y1 = current.region.box
     names = adata.obs_names[list(current.region.cells)]
     labelled = opened.labels()

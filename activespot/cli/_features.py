@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .. import _constants as K
-from ._main import main, user_errors
+from ._main import device_option, main, user_errors
 
 
 @main.command()
@@ -27,6 +27,19 @@ from ._main import main, user_errors
     "--context-rings", type=click.IntRange(min=0), default=None, help="Neighbour rings of the context block (0: none)."
 )
 @click.option("--no-expression", is_flag=True, help="Leave out the expression block (e.g. morphology-only samples).")
+@device_option
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    default=None,
+    help="Backbone arithmetic (saved with the project): auto is bf16 autocast on CUDA, fp32 elsewhere.",
+)
+@click.option(
+    "--mpp",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Pixel size (µm) of the full-resolution image, when neither its file nor the scale factors give one.",
+)
 @click.option(
     "--overlay",
     type=click.Path(path_type=Path),
@@ -40,6 +53,9 @@ def features(
     weights: str | None,
     context_rings: int | None,
     no_expression: bool,
+    device: str | None,
+    precision: str | None,
+    mpp: float | None,
     overlay: Path | None,
 ) -> None:
     """Compute the feature blocks of PROJECT's sample and store them in PROJECT/features/.
@@ -54,11 +70,17 @@ def features(
     opened = Project.open(project)
     if weights is not None and not weights.startswith("hf-hub:"):
         weights = str(Path(weights).expanduser().resolve())  # the project is used from other folders too
-    overrides = {"backbone": backbone, "weights": weights, "context_rings": context_rings}
+    overrides = {
+        "backbone": backbone,
+        "weights": weights,
+        "context_rings": context_rings,
+        "precision": precision,
+        "mpp": mpp,
+    }
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if no_expression:
         overrides["expression"] = False
-    update = opened.update_features(opened.config.updated({"features": overrides}))
+    update = opened.update_features(opened.config.updated({"features": overrides}), device=device)
     if not update.computed:
         _print_summary(update.provenance, update.shapes, stored=True)
         click.echo(f"Up to date in {update.path}: the sample, weights and settings are unchanged")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._main import main, user_errors
+from ._main import device_option, main, user_errors
 
 
 @main.command()
@@ -32,15 +32,16 @@ def suggest(project: Path, n: int | None) -> None:
 
 @main.command(name="round")
 @click.argument("project", type=click.Path(path_type=Path))
+@device_option
 @user_errors
-def round_(project: Path) -> None:
+def round_(project: Path, device: str | None) -> None:
     """Train on the current labels, predict every spot and choose the next spots to annotate.
 
     Writes the round into PROJECT and two Loupe CSVs (predictions, next query) into its exports.
     """
     from ..project import Project, run_round
 
-    summary = run_round(Project.open(project))
+    summary = run_round(Project.open(project), device=device)
     n_labels = sum(summary.label_counts.values())
     click.echo(f"Round {summary.round}: trained on {n_labels} labels in {summary.seconds:.2f} s")
     width = max(map(len, [*summary.label_counts, *summary.predicted_counts]))

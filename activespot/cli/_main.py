@@ -14,7 +14,14 @@ import click
 from .. import __version__
 from ..errors import ActivespotError
 
-__all__ = ["main", "user_errors"]
+__all__ = ["device_option", "main", "user_errors"]
+
+device_option = click.option(
+    "--device",
+    default=None,
+    help="Where torch runs this time: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps. "
+    "Default: the project's setting (auto). Not saved with the project.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

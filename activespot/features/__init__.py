@@ -27,15 +27,19 @@ from ._compute import (
 )
 from ._context import context_features, spatial_graph
 from ._descriptor import describe_patches, descriptor_feature_names
+from ._device import PRECISIONS, autocast_dtype, available_devices, resolve_device, resolve_precision
 from ._embed import embed_patches, embed_spots, image_fingerprint
 from ._expression import expression_features, joint_expression_features
 from ._nuclei import detect_cells, detect_nuclei, haematoxylin_threshold
 from ._patches import SpotPatches, select_image, write_patch_overlay
 
 __all__ = [
+    "PRECISIONS",
     "Backbone",
     "LoadedBackbone",
     "SpotPatches",
+    "autocast_dtype",
+    "available_devices",
     "build_model",
     "cached_block",
     "cached_sha256",
@@ -61,6 +65,8 @@ __all__ = [
     "read_features",
     "read_state_dict",
     "register_backbone",
+    "resolve_device",
+    "resolve_precision",
     "select_image",
     "spatial_graph",
     "write_features",

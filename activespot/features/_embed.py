@@ -21,10 +21,12 @@ from anndata import AnnData
 from .. import _constants as K
 from .._numeric import available_cores
 from .._progress import progress_bar
+from ..errors import SettingError
 from ..io import SpotImage
 from ._backbones import Backbone, check_backbone_name, get_backbone, load_backbone, resolve_weights
 from ._cache import cached_block, cached_sha256
 from ._descriptor import DESCRIPTOR_INPUT_SIZE, describe_patches, descriptor_feature_names
+from ._device import autocast_dtype, resolve_device, resolve_precision
 from ._patches import SpotPatches, TilePatches
 
 __all__ = ["embed_patches", "embed_spots", "embed_tiles", "image_fingerprint"]
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 DESCRIPTOR_SOURCE = "none: weight-free descriptor"
 _PREFETCH_BATCHES = 2
+_MAX_GPU_LOADERS = 12  # cropping processes per GPU: JPEG-tiled slides decode at ~300-1000 patches/s a core
 
 
 def embed_spots(
@@ -42,7 +45,10 @@ def embed_spots(
     weights: str | Path | None = None,
     context_factor: float = 1.0,
     batch_size: int = 32,
-    num_workers: int = 0,
+    num_workers: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    mpp: float | None = None,
     library_id: str | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
@@ -60,9 +66,15 @@ def embed_spots(
     context_factor
         Patch side as a multiple of the spot diameter.
     batch_size
-        Patches per forward pass.
+        Patches per forward pass (halved, with a message, when the GPU runs out of memory).
     num_workers
-        DataLoader worker processes cropping patches; 0 crops in a background thread.
+        DataLoader worker processes cropping patches; 0 crops in a background thread; ``None``:
+        one per core (at most 12) on a GPU, which outruns one cropping thread, else 0.
+    device, precision
+        Where the backbone runs and its autocast precision (see :func:`resolve_device`).
+    mpp
+        Pixel size (µm) of a full-resolution image whose file and scale factors give none; it
+        picks the pyramid level patches are read from (see :func:`select_image`).
     library_id
         Which ``uns['spatial']`` library, when there are several.
     cache_dir
@@ -100,6 +112,8 @@ def embed_spots(
         cache_dir=cache_dir,
         batch_size=batch_size,
         num_workers=num_workers,
+        device=device,
+        precision=precision,
         progress=progress,
         desc="spot patches",
     )
@@ -113,7 +127,10 @@ def embed_tiles(
     patch_um: float = 64.0,
     stride_um: float = 32.0,
     batch_size: int = 32,
-    num_workers: int = 0,
+    num_workers: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    mpp: float | None = None,
     library_id: str | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
@@ -128,7 +145,7 @@ def embed_tiles(
     ----------
     adata
         Bins with coordinates, a tissue image and a pixel size in the scale factors.
-    backbone, weights, batch_size, num_workers, library_id, cache_dir, progress
+    backbone, weights, batch_size, num_workers, device, precision, mpp, library_id, cache_dir, progress
         As for :func:`embed_spots`.
     patch_um, stride_um
         Tile side and spacing in µm.
@@ -155,6 +172,8 @@ def embed_tiles(
         cache_dir=cache_dir,
         batch_size=batch_size,
         num_workers=num_workers,
+        device=device,
+        precision=precision,
         progress=progress,
         desc="tile patches",
     )
@@ -171,7 +190,9 @@ def embed_patches(
     patch: dict[str, Any],
     cache_dir: str | Path | None = None,
     batch_size: int = 32,
-    num_workers: int = 0,
+    num_workers: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
     progress: bool = True,
     desc: str = "patches",
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -199,8 +220,8 @@ def embed_patches(
         The patch parameters, stored in the info.
     cache_dir
         Folder of the embedding cache; ``None`` disables caching.
-    batch_size, num_workers
-        Patches per forward pass; DataLoader worker processes (0 crops in a background thread).
+    batch_size, num_workers, device, precision
+        As for :func:`embed_spots`.
     progress, desc
         Show a progress bar, and its label.
 
@@ -209,23 +230,32 @@ def embed_patches(
     embeddings
         float32 array (n, dim).
     info
-        Backbone, weights source and sha256, dim, ``patch``, ``cache_hit`` and ``cache_file``.
+        Backbone, weights source and sha256, dim, ``patch``, ``precision`` (a backbone's),
+        ``cache_hit`` and ``cache_file``; when computed, also ``device``, ``batch_size`` and
+        ``seconds``.
     """
     check_backbone_name(backbone)
-    _check_counts(batch_size=batch_size, num_workers=num_workers)
+    _check_counts(batch_size=batch_size, num_workers=0 if num_workers is None else num_workers)
     cache_dir = None if cache_dir is None else Path(cache_dir)
     spec = None if backbone == K.DESCRIPTOR_BACKBONE else get_backbone(backbone)
+    target = None if spec is None else resolve_device(device)  # a missing GPU fails before any work
     info = _describe(spec, weights, patch, cache_dir)
+    if target is not None:
+        info["precision"] = resolve_precision(precision, target)
 
     def embed() -> tuple[np.ndarray, dict[str, Any]]:
         start = time.perf_counter()
         if spec is None:
             values = _describe_in_threads(patches, batch_size=batch_size, progress=progress, desc=desc)
-        else:
-            model = _torch_embedder(load_backbone(spec, weights, cache_dir=cache_dir))
-            values = _run(patches, model, dim=info["dim"], batch_size=batch_size, num_workers=num_workers,
-                          progress=progress, desc=desc)  # fmt: skip
-        return values, {**info, "seconds": round(time.perf_counter() - start, 3)}
+            return values, {**info, "seconds": round(time.perf_counter() - start, 3)}
+        model = _torch_embedder(load_backbone(spec, weights, cache_dir=cache_dir), target, info["precision"])
+        workers = _loader_workers(num_workers, target)
+        logger.info("embedding %d patches with %s on %s (%s, %d loader workers)",
+                    len(patches), spec.name, target, info["precision"], workers)  # fmt: skip
+        values, used = _run(patches, model, dim=info["dim"], batch_size=batch_size, num_workers=workers,
+                            pin_memory=target.type == "cuda", progress=progress, desc=desc)  # fmt: skip
+        seconds = round(time.perf_counter() - start, 3)
+        return values, {**info, "device": str(target), "batch_size": used, "seconds": seconds}
 
     key_parts = () if cache_dir is None else (info, ids, *key)
     return cached_block(embed, cache_dir=cache_dir, stem=f"morph-{backbone}", key_parts=key_parts, obs_names=ids)
@@ -292,16 +322,29 @@ def _describe_in_threads(patches: Any, *, batch_size: int, progress: bool, desc:
     return out
 
 
-def _torch_embedder(loaded: Any) -> Callable[[Any], np.ndarray]:
+def _loader_workers(requested: int | None, device: Any) -> int:
+    if requested is not None:
+        return requested
+    return min(available_cores(), _MAX_GPU_LOADERS) if device.type == "cuda" else 0
+
+
+def _torch_embedder(loaded: Any, device: Any, precision: str) -> Callable[[Any], np.ndarray]:
+    """A function from a uint8 (n, side, side, 3) batch to float32 embeddings, run on ``device``.
+
+    The batch crosses to the device as uint8 (a quarter of float32's bytes, asynchronously from
+    pinned memory) and is normalised there, under autocast when ``precision`` is not fp32.
+    """
     import torch
 
-    mean = torch.tensor(loaded.spec.mean).view(1, 3, 1, 1)
-    std = torch.tensor(loaded.spec.std).view(1, 3, 1, 1)
+    loaded.model.to(device)
+    mean = torch.tensor(loaded.spec.mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(loaded.spec.std, device=device).view(1, 3, 1, 1)
+    dtype = autocast_dtype(precision)
 
     def embed(batch: torch.Tensor) -> np.ndarray:
-        with torch.inference_mode():
-            pixels = batch.permute(0, 3, 1, 2).float().div_(255.0).sub_(mean).div_(std)
-            return loaded.embed(pixels).float().numpy()
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            pixels = batch.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+            return loaded.embed(pixels.sub_(mean).div_(std)).float().cpu().numpy()
 
     return embed
 
@@ -313,22 +356,74 @@ def _run(
     dim: int,
     batch_size: int,
     num_workers: int,
+    pin_memory: bool = False,
     progress: bool,
     desc: str,
-) -> np.ndarray:
+) -> tuple[np.ndarray, int]:
+    """Every patch's embedding, and the batch size that fitted in the device's memory."""
     from torch.utils.data import DataLoader
 
-    loader = DataLoader(patches, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    loader = DataLoader(
+        patches,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        prefetch_factor=_PREFETCH_BATCHES if num_workers > 0 else None,
+        persistent_workers=False,
+    )
     batches = loader if num_workers > 0 else _prefetch(loader, _PREFETCH_BATCHES)
     out = np.empty((len(patches), dim), dtype=np.float32)
+    fitting = _FittingBatches(embed, batch_size)
     done = 0
     with progress_bar(total=len(patches), desc=desc, unit="patch", disable=not progress) as bar:
         for batch in batches:
             n = len(batch)
-            out[done : done + n] = embed(batch)
+            out[done : done + n] = fitting(batch)
             done += n
             bar.update(n)
-    return out
+    return out, fitting.size
+
+
+class _FittingBatches:
+    """Embed a batch in pieces of the largest size that has fitted in the device's memory.
+
+    A batch that runs out of memory is retried in halves, and later batches are cut to the size
+    that worked, so one number that was too large for this GPU (a ViT-g at 256 patches) costs a
+    message, not the run.
+    """
+
+    def __init__(self, embed: Callable[[Any], np.ndarray], size: int):
+        self.embed, self.size = embed, size
+
+    def __call__(self, batch: Any) -> np.ndarray:
+        import torch
+
+        pieces, start = [], 0
+        while start < len(batch):
+            piece = batch[start : start + self.size]
+            try:
+                pieces.append(self.embed(piece))
+            except torch.OutOfMemoryError:
+                if self.size == 1:
+                    msg = (
+                        "The backbone does not fit in the device's memory even one patch at a time; "
+                        "use a smaller backbone, bf16 precision or another device."
+                    )
+                    raise SettingError(msg) from None
+                self.size = max(1, self.size // 2)
+                logger.warning("out of device memory: continuing with batches of %d patches", self.size)
+                _empty_device_cache()
+                continue
+            start += len(piece)
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+def _empty_device_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _prefetch(items: Iterable[Any], depth: int) -> Iterator[Any]:

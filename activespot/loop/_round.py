@@ -85,6 +85,7 @@ def make_classifier(config: ModelConfig, *, seed: int | None = None) -> FusedMLP
         warm_start=config.warm_start,
         random_state=config.seed if seed is None else seed,
         num_threads=config.num_threads,
+        device=config.device,
     )
 
 

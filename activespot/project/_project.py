@@ -361,9 +361,11 @@ class Project:
             Weights or image that cannot be used.
         """
         from ..errors import ActivespotError
-        from ..features import check_features_input, compute_features, write_features
+        from ..features import check_features_input, compute_features, resolve_device, write_features
 
         check_spot_project(self)
+        if device is not None:
+            resolve_device(device)  # a GPU this machine lacks fails before the sample is read
         inputs = self.feature_inputs(settings.features)
         stored = self.stored_features()
         where = self.features_dir / K.FEATURES_FILE

@@ -205,7 +205,9 @@ def _write_query(project: Project, query: list[str], *, round_number: int) -> Pa
     return write_loupe_csv(query_table(query, round_number)["query"], path, category=K.LOUPE_QUERY_CATEGORY)
 
 
-def run_round(project: Project, *, wait: bool = True, annotator: str | None = None) -> RoundSummary:
+def run_round(
+    project: Project, *, device: str | None = None, wait: bool = True, annotator: str | None = None
+) -> RoundSummary:
     """Train on the project's current labels, predict every spot, choose the next query; save it all.
 
     Writes a round (probabilities, embeddings, predictions and query tables, model checkpoint)
@@ -220,6 +222,8 @@ def run_round(project: Project, *, wait: bool = True, annotator: str | None = No
     ----------
     project
         An open project.
+    device
+        Where the model trains this time (default: the project's ``model.device``, ``auto``).
     wait
         When another round is running: wait for it (true) or raise :class:`RoundBusyError`.
     annotator
@@ -232,10 +236,11 @@ def run_round(project: Project, *, wait: bool = True, annotator: str | None = No
     RoundBusyError
         ``wait`` is false and another round is running.
     """
-    from ..features import spatial_graph
+    from ..features import resolve_device, spatial_graph
     from ..io import write_loupe_csv
 
-    config = project.config
+    config = project.config if device is None else project.config.updated({"model": {"device": device}})
+    resolve_device(config.model.device)  # a GPU this machine lacks fails before anything is read
     adata, blocks = project_blocks(project)
     barcodes = pd.Index(adata.obs_names)
     graph, _ = spatial_graph(adata, rings=1)

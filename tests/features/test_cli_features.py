@@ -96,3 +96,27 @@ def test_a_repeated_run_with_nothing_changed_reads_nothing_and_a_changed_file_re
     assert changed.exit_code == 0, changed.output
     assert "Up to date" not in changed.output
     assert changed.output.count("(from cache)") == 3  # same bytes: every block comes back from its cache
+
+
+def test_a_device_the_machine_lacks_is_refused_before_anything_is_written(project, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = CliRunner().invoke(main, ["features", str(project), "--device", "cuda"])
+    assert result.exit_code == 2
+    assert "'cuda' is not available: torch sees no CUDA GPU on this machine (devices here: cpu" in result.stderr
+    assert not (project / K.FEATURES_DIR / K.FEATURES_FILE).exists()
+    round_ = CliRunner().invoke(main, ["round", str(project), "--device", "cuda:1"])
+    assert round_.exit_code == 2
+    assert "'cuda:1' is not available" in round_.stderr
+    assert not list((project / K.ROUNDS_DIR).glob("round_*"))
+
+
+def test_the_device_of_a_run_is_recorded_but_not_saved_as_a_setting(project):
+    from activespot.project import Project
+
+    result = CliRunner().invoke(main, ["features", str(project), "--device", "cpu", "--precision", "fp32"])
+    assert result.exit_code == 0, result.output
+    opened = Project.open(project)
+    assert opened.config.features.device == "auto"
+    assert opened.config.features.precision == "fp32"

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from scipy import sparse
 
 from activespot.model import FusedMLPClassifier, labelled_positions, smooth_probabilities
@@ -171,3 +172,16 @@ def test_adam_takes_the_steps_of_torch_optim_adam():
             optimiser.step()
     for mine, reference in zip(ours.parameters(), theirs.parameters(), strict=True):
         assert torch.equal(mine, reference)
+
+
+def test_the_device_is_the_machines_not_the_checkpoints(monkeypatch):
+    from activespot.errors import SettingError
+
+    blocks, labels = _data()
+    model = _small(device="cpu").fit(blocks, labels)
+    restored = FusedMLPClassifier.from_bytes(model.to_bytes())
+    assert restored.device == "cpu"  # the default, whatever the saving machine used
+    np.testing.assert_array_equal(restored.predict_proba(blocks), model.predict_proba(blocks))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SettingError, match="'cuda' is not available"):
+        _small(device="cuda").fit(blocks, labels)
