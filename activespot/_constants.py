@@ -33,6 +33,7 @@ HD_CELL_ID_PROPERTY: Final = "cell_id"  # cell_segmentations.geojson: the featur
 
 # Scale factor names as Space Ranger writes them.
 SPOT_DIAMETER: Final = "spot_diameter_fullres"
+VISIUM_SPOT_UM: Final = 55.0  # a Visium spot's diameter: spot_diameter_fullres pixels are this many µm
 HIRES_SCALEF: Final = "tissue_hires_scalef"
 LOWRES_SCALEF: Final = "tissue_lowres_scalef"
 MICRONS_PER_PIXEL: Final = "microns_per_pixel"  # Visium HD scalefactors
@@ -180,3 +181,15 @@ TRANSFER_UNS_KEY: Final = "activespot_transfer"  # uns (exported AnnData): the t
 TRANSFER_H5AD: Final = "transferred_round_{round:04d}.h5ad"  # exports/: target AnnData with transferred predictions
 LOUPE_REVIEW_CATEGORY: Final = "ActiveSpot Review"  # Loupe category of the consistency review
 REVIEW_EXPORT: Final = "review_after_round_{round:04d}.csv"  # exports/: labels the model disputes
+FEATURES_JOINT_KEY: Final = "joint"  # uns['activespot_features'] of a transfer's target: the joint blocks' provenance
+
+# --- Studies of many sections (activespot.study) -----------------------------------------------
+STUDY_FILE: Final = "study.yaml"  # study folder: the sections (sample, project folder, manifest paths)
+STUDY_SECTIONS_DIR: Final = "sections"  # study folder: one ordinary project per section, named by its sample
+MANIFEST_SAMPLE: Final = "sample"  # manifest column: the section's name (its project folder's name)
+MANIFEST_VISIUM: Final = "visium"  # manifest column: Space Ranger outs folder or .h5ad
+MANIFEST_IMAGE: Final = "image"  # manifest column (optional): full-resolution H&E
+MANIFEST_LABELS: Final = "labels"  # manifest column (optional): a Loupe CSV imported as the section's labels
+MANIFEST_TRUTH: Final = "truth"  # manifest column (optional): true labels (Loupe or ground-truth CSV) for kappa
+MANIFEST_REQUIRED: Final = (MANIFEST_SAMPLE, MANIFEST_VISIUM)
+MANIFEST_COLUMNS: Final = (*MANIFEST_REQUIRED, MANIFEST_IMAGE, MANIFEST_LABELS, MANIFEST_TRUTH)

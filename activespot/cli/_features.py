@@ -102,10 +102,23 @@ def _print_summary(provenance: dict, shapes: dict, *, stored: bool = False) -> N
     for key, shape in shapes.items():
         info = provenance[key]
         if key == K.MORPH_KEY:
-            source = f"backbone {info['backbone']}, weights {info['weights']}; patch {info['patch']['image']} image"
+            source = f"backbone {info['backbone']}, weights {info['weights']}; {_patch_source(info)}"
         elif key == K.EXPR_KEY:
             source = info["recipe"]
         else:
             source = f"mean of {', '.join(info['sources'])} over {info['method']} neighbours ({info['rings']} ring(s))"
         origin = " (stored)" if stored else " (from cache)" if info.get("cache_hit") else ""
         click.echo(f"{key:10s} {shape[0]} x {shape[1]:<5d} {source}{origin}")
+
+
+def _patch_source(info: dict) -> str:
+    """Which image (and pyramid level, at what pixel size) patches came from, and where the backbone ran."""
+    patch = info["patch"]
+    words = f"patch {patch['image']} image"
+    if patch.get("image_source"):
+        words += f" {Path(patch['image_source']).name}, level {patch.get('image_level', 0)}"
+        if patch.get("microns_per_pixel"):
+            words += f" ({patch['microns_per_pixel'] / patch['image_scale']:.3g} µm/px)"
+    if info.get("device"):
+        words += f"; on {info['device']}, {info['precision']}"
+    return words

@@ -102,6 +102,10 @@ class Backbone:
         Whether the weights need an approved Hugging Face access request.
     hf_hub_id
         Hub repository of the published weights, used when no local file is given.
+    microns_per_pixel
+        Pixel size (µm) of the tissue the weights were trained on (0.5 for UNI-class models at
+        20x): patches of a pyramid come from the level closest to it and not coarser; ``None``
+        (ImageNet models): the patch's own pixel size.
     """
 
     name: str
@@ -115,6 +119,7 @@ class Backbone:
     licence: str = "unknown"
     gated: bool = False
     hf_hub_id: str | None = None
+    microns_per_pixel: float | None = None
 
     def __post_init__(self) -> None:
         # Frozen all the way down: a registry entry edited in place would change the cache key
@@ -135,6 +140,8 @@ class Backbone:
             "licence": self.licence,
             "gated": self.gated,
             "hf_hub_id": self.hf_hub_id,
+            # only when known, so the cache keys of ImageNet backbones stay what they were
+            **({"microns_per_pixel": self.microns_per_pixel} if self.microns_per_pixel else {}),
         }
 
 
@@ -158,6 +165,7 @@ class LoadedBackbone:
         return torch.cat((tokens[:, 0], patches.mean(dim=1)), dim=-1)
 
 
+_PATHOLOGY_MPP = 0.5  # 224 px at 20x (~0.5 µm/px): UNI, UNI2-h, H-optimus-0, Virchow2 (their model cards)
 _UNI_KWARGS = {"img_size": 224, "patch_size": 16, "init_values": 1e-5, "num_classes": 0, "dynamic_img_size": True}
 _REGISTRY: dict[str, Backbone] = {
     spec.name: spec
@@ -189,6 +197,7 @@ _REGISTRY: dict[str, Backbone] = {
             licence="cc-by-nc-nd-4.0",
             gated=True,
             hf_hub_id="MahmoodLab/UNI",
+            microns_per_pixel=_PATHOLOGY_MPP,
         ),
         Backbone(
             name="uni2-h",
@@ -199,6 +208,7 @@ _REGISTRY: dict[str, Backbone] = {
             licence="cc-by-nc-nd-4.0",
             gated=True,
             hf_hub_id="MahmoodLab/UNI2-h",
+            microns_per_pixel=_PATHOLOGY_MPP,
         ),
         Backbone(
             name="h-optimus-0",
@@ -211,6 +221,7 @@ _REGISTRY: dict[str, Backbone] = {
             licence="apache-2.0",
             gated=True,
             hf_hub_id="bioptimus/H-optimus-0",
+            microns_per_pixel=_PATHOLOGY_MPP,
         ),
         Backbone(
             name="virchow2",
@@ -232,6 +243,7 @@ _REGISTRY: dict[str, Backbone] = {
             licence="cc-by-nc-nd-4.0",
             gated=True,
             hf_hub_id="paige-ai/Virchow2",
+            microns_per_pixel=_PATHOLOGY_MPP,
         ),
     )
 }

@@ -100,7 +100,10 @@ def embed_spots(
     check_backbone_name(backbone)
     spec = None if backbone == K.DESCRIPTOR_BACKBONE else get_backbone(backbone)
     size = DESCRIPTOR_INPUT_SIZE if spec is None else spec.input_size
-    patches = SpotPatches(adata, size=size, context_factor=context_factor, library_id=library_id)
+    native = None if spec is None else spec.microns_per_pixel
+    patches = SpotPatches(
+        adata, size=size, context_factor=context_factor, library_id=library_id, native_mpp=native, mpp=mpp
+    )
     cache_dir = None if cache_dir is None else Path(cache_dir)
     return embed_patches(
         patches,
@@ -160,7 +163,10 @@ def embed_tiles(
     check_backbone_name(backbone)
     spec = None if backbone == K.DESCRIPTOR_BACKBONE else get_backbone(backbone)
     size = DESCRIPTOR_INPUT_SIZE if spec is None else spec.input_size
-    tiles = TilePatches(adata, size=size, patch_um=patch_um, stride_um=stride_um, library_id=library_id)
+    native = None if spec is None else spec.microns_per_pixel
+    tiles = TilePatches(
+        adata, size=size, patch_um=patch_um, stride_um=stride_um, library_id=library_id, native_mpp=native, mpp=mpp
+    )
     cache_dir = None if cache_dir is None else Path(cache_dir)
     embedded, info = embed_patches(
         tiles,

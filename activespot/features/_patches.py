@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +26,69 @@ from PIL import Image, ImageDraw
 from scipy import sparse
 
 from .. import _constants as K
-from ..io import SpotImage, is_blank, read_image_size, to_uint8_rgb
+from ..errors import InputFileError
+from ..io import (
+    SpotImage,
+    is_blank,
+    open_image_level,
+    pyramid_levels,
+    read_microns_per_pixel,
+    to_uint8_rgb,
+)
 
 __all__ = ["ImagePatches", "SpotPatches", "TilePatches", "select_image", "write_patch_overlay"]
 
 logger = logging.getLogger(__name__)
 
+_MAX_OUTSIDE = 0.01  # share of spots outside the image beyond which it is not the sample's image
 _SPOT_COLOUR = (0, 200, 255)
 _PATCH_COLOUR = (255, 40, 40)
 
 
-def select_image(adata: AnnData, *, library_id: str | None = None) -> SpotImage:
+def select_image(
+    adata: AnnData,
+    *,
+    library_id: str | None = None,
+    target_mpp: float | Callable[[float], float] | None = None,
+    mpp: float | None = None,
+) -> SpotImage:
     """Pick the image to crop from: full resolution if its path is known, else hires, else lowres.
 
-    Blank images (Space Ranger writes an all-black hires placeholder when there was none) are
-    skipped.
+    A pyramidal full-resolution image (SVS, NDPI, OME-TIFF, BigTIFF) is read from the coarsest
+    level that is not coarser than ``target_mpp``, so a 0.25 µm/px scan embedded by a model
+    trained at 0.5 µm/px decodes a quarter of the pixels. Blank images (Space Ranger writes an
+    all-black hires placeholder when there was none) are skipped.
+
+    Parameters
+    ----------
+    adata, library_id
+        The spots and which ``uns['spatial']`` library holds the image.
+    target_mpp
+        The pixel size (µm) patches need, or a function of the full-resolution pixel size that
+        gives it; ``None`` reads full resolution.
+    mpp
+        Pixel size (µm) of the full-resolution image, when neither the file nor the scale
+        factors give one (see :func:`fullres_microns_per_pixel`).
 
     Raises
     ------
     ValueError
         ``adata`` has no spatial coordinates, no image, or several libraries and none was chosen.
     InputFileError
-        The full-resolution image file is recorded but cannot be opened.
+        The full-resolution image file is recorded but cannot be opened, or a pyramid has no
+        pixel size anywhere.
     """
     library = _check_spatial(adata, library_id)
     scalefactors = library[K.SCALEFACTORS_KEY]
     fullres = library.get(K.METADATA_KEY, {}).get(K.FULLRES_PATH_KEY)
     if fullres:
         path = Path(fullres)
-        return SpotImage("fullres", 1.0, read_image_size(path), source=path)
+        levels = pyramid_levels(path)
+        if target_mpp is None or len(levels) == 1:
+            return open_image_level(path, 0)
+        full_mpp = fullres_microns_per_pixel(path, scalefactors, mpp=mpp)
+        target = target_mpp(full_mpp) if callable(target_mpp) else float(target_mpp)
+        return open_image_level(path, _pyramid_level(levels, full_mpp, target))
     images = library.get(K.IMAGES_KEY, {})
     for name, scalef in (("hires", K.HIRES_SCALEF), ("lowres", K.LOWRES_SCALEF)):
         image = images.get(name)
@@ -72,6 +107,62 @@ def select_image(adata: AnnData, *, library_id: str | None = None) -> SpotImage:
         "features without morphology."
     )
     raise ValueError(msg)
+
+
+def fullres_microns_per_pixel(path: Path | None, scalefactors: dict[str, Any], *, mpp: float | None = None) -> float:
+    """Pixel size (µm) of a sample's full-resolution image: ``mpp``, else the scale factors', else the file's.
+
+    The scale factors tie the spot positions to microns for every Space Ranger output (a Visium
+    spot is 55 µm across ``spot_diameter_fullres`` pixels; Visium HD records
+    ``microns_per_pixel``), so they come before the scanner's own record (an SVS ``MPP``,
+    OME ``PhysicalSizeX``, resolution tags in cm); when the two disagree by more than 10 %, the
+    image is probably not the one Space Ranger was given, and a warning says so.
+
+    Raises
+    ------
+    InputFileError
+        No pixel size anywhere (the message says how to give one).
+    """
+    if mpp is not None:
+        return float(mpp)
+    from_file = None if path is None else read_microns_per_pixel(path)
+    from_scalefactors = scalefactor_microns_per_pixel(scalefactors)
+    if from_file and from_scalefactors and abs(from_file / from_scalefactors - 1) > 0.1:
+        logger.warning(
+            "%s records %.3f µm/px but the spot positions imply %.3f µm/px: is it the image Space Ranger was given?",
+            path, from_file, from_scalefactors,
+        )  # fmt: skip
+    found = from_scalefactors or from_file
+    if found is None and path is None:
+        msg = "The sample's scale factors give no pixel size; pass one with --mpp (µm per full-resolution pixel)."
+        raise ValueError(msg)
+    if found is None:
+        raise InputFileError(
+            path,
+            "the image records no pixel size and the sample's scale factors give none",
+            "pass it with --mpp (µm per full-resolution pixel, e.g. 0.25 for a 40x scan, 0.5 for 20x)",
+        )
+    return found
+
+
+def scalefactor_microns_per_pixel(scalefactors: dict[str, Any]) -> float | None:
+    """Full-resolution pixel size (µm) the scale factors imply, or ``None`` when they imply none."""
+    if scalefactors.get(K.MICRONS_PER_PIXEL):
+        return float(scalefactors[K.MICRONS_PER_PIXEL])
+    diameter = scalefactors.get(K.SPOT_DIAMETER)
+    if not diameter:
+        return None
+    spot_um = scalefactors.get(K.BIN_SIZE_UM) or K.VISIUM_SPOT_UM  # an HD bin's "spot" is the bin
+    return float(spot_um) / float(diameter)
+
+
+def _pyramid_level(levels: list[tuple[int, int]], full_mpp: float, target_mpp: float) -> int:
+    """The coarsest level whose pixels are not coarser than ``target_mpp`` (2 % slack for rounded sizes)."""
+    chosen = 0
+    for index, (_, width) in enumerate(levels):
+        if full_mpp * levels[0][1] / width <= target_mpp * 1.02:
+            chosen = index
+    return chosen
 
 
 def _check_spatial(adata: AnnData, library_id: str | None) -> dict[str, Any]:
@@ -143,6 +234,7 @@ class ImagePatches:
             "image_shape": list(self.image.shape),
             "image_scale": self.image.scale,
             "image_source": str(self.image.source) if self.image.source else None,
+            "image_level": self.image.level,
             "side_px": self.side,
             "input_size": self.size,
         }
@@ -161,6 +253,11 @@ class SpotPatches(ImagePatches):
         Patch side as a multiple of the spot diameter (1 = the spot itself, 2 adds a ring).
     library_id
         Which ``uns['spatial']`` library; needed only when there are several.
+    native_mpp
+        Pixel size (µm) the backbone was trained at: a pyramid is read from the level closest
+        to it and not coarser; ``None``: the pixel size of the resampled patch.
+    mpp
+        Full-resolution pixel size (µm), when neither file nor scale factors give one.
 
     Attributes
     ----------
@@ -172,12 +269,27 @@ class SpotPatches(ImagePatches):
         Spot centres (x, y) in continuous coordinates of that image (pixel k spans [k, k + 1)).
     """
 
-    def __init__(self, adata: AnnData, *, size: int, context_factor: float = 1.0, library_id: str | None = None):
+    def __init__(
+        self,
+        adata: AnnData,
+        *,
+        size: int,
+        context_factor: float = 1.0,
+        library_id: str | None = None,
+        native_mpp: float | None = None,
+        mpp: float | None = None,
+    ):
         _check_positive(size=size, context_factor=context_factor)
         library = _check_spatial(adata, library_id)
-        image = select_image(adata, library_id=library_id)
         self.context_factor = float(context_factor)
         self.spot_diameter = float(library[K.SCALEFACTORS_KEY][K.SPOT_DIAMETER])
+        self.microns_per_pixel = scalefactor_microns_per_pixel(library[K.SCALEFACTORS_KEY]) if mpp is None else mpp
+        patch_px = self.spot_diameter * self.context_factor  # full-resolution pixels
+
+        def target(full_mpp: float) -> float:
+            return native_mpp or patch_px * full_mpp / size
+
+        image = select_image(adata, library_id=library_id, target_mpp=target, mpp=mpp)
         side = self.spot_diameter * self.context_factor * image.scale
         if side < 1:
             logger.warning(
@@ -187,7 +299,12 @@ class SpotPatches(ImagePatches):
 
     def params(self) -> dict[str, Any]:
         """Patch parameters, stored with the features and part of their cache key."""
-        return {**super().params(), "spot_diameter_fullres": self.spot_diameter, "context_factor": self.context_factor}
+        return {
+            **super().params(),
+            "spot_diameter_fullres": self.spot_diameter,
+            "context_factor": self.context_factor,
+            "microns_per_pixel": self.microns_per_pixel,
+        }
 
 
 class TilePatches(ImagePatches):
@@ -211,6 +328,8 @@ class TilePatches(ImagePatches):
         Tile side and tile spacing in µm.
     library_id
         Which ``uns['spatial']`` library; needed only when there are several.
+    native_mpp, mpp
+        As for :class:`SpotPatches` (``None``: the tile's own pixel size, ``patch_um / size``).
 
     Attributes
     ----------
@@ -220,11 +339,22 @@ class TilePatches(ImagePatches):
         One name per tile, ``tile_<row>_<col>`` on the tile grid.
     """
 
-    def __init__(self, adata: AnnData, *, size: int, patch_um: float, stride_um: float, library_id: str | None = None):
+    def __init__(
+        self,
+        adata: AnnData,
+        *,
+        size: int,
+        patch_um: float,
+        stride_um: float,
+        library_id: str | None = None,
+        native_mpp: float | None = None,
+        mpp: float | None = None,
+    ):
         _check_positive(size=size, patch_um=patch_um, stride_um=stride_um)
         library = _check_spatial(adata, library_id)
-        image = select_image(adata, library_id=library_id)
-        self.microns_per_pixel = _microns_per_pixel(library[K.SCALEFACTORS_KEY])
+        image = select_image(adata, library_id=library_id, target_mpp=native_mpp or patch_um / size, mpp=mpp)
+        fullres = None if image.source is None else image.source
+        self.microns_per_pixel = fullres_microns_per_pixel(fullres, library[K.SCALEFACTORS_KEY], mpp=mpp)
         self.patch_um, self.stride_um = float(patch_um), float(stride_um)
         stride = stride_um / self.microns_per_pixel * image.scale
         items = _image_centres(adata, image)
@@ -260,20 +390,25 @@ class TilePatches(ImagePatches):
 
 
 def _image_centres(adata: AnnData, image: SpotImage) -> np.ndarray:
+    """Item centres in ``image``'s pixels; refused when over 1 % fall outside it (another sample's image)."""
     # Pixel k spans [k, k + 1): a coordinate names a pixel, its centre is k + 0.5.
-    return np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=np.float64)[:, :2] * image.scale + 0.5
-
-
-def _microns_per_pixel(scalefactors: dict[str, Any]) -> float:
-    if scalefactors.get(K.MICRONS_PER_PIXEL):
-        return float(scalefactors[K.MICRONS_PER_PIXEL])
-    if scalefactors.get(K.BIN_SIZE_UM) and scalefactors.get(K.SPOT_DIAMETER):
-        return float(scalefactors[K.BIN_SIZE_UM]) / float(scalefactors[K.SPOT_DIAMETER])
-    msg = (
-        f"The scale factors give no pixel size ({K.MICRONS_PER_PIXEL!r}, or {K.BIN_SIZE_UM!r} with "
-        f"{K.SPOT_DIAMETER!r}); tile patches in µm need one."
-    )
-    raise ValueError(msg)
+    centres = np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=np.float64)[:, :2] * image.scale + 0.5
+    height, width = image.shape
+    outside = int(((centres < 0) | (centres > (width, height))).any(axis=1).sum())
+    if outside > _MAX_OUTSIDE * len(centres):
+        where = image.source or f"the {image.name} image"
+        problem = (
+            f"{outside} of {len(centres)} spots lie outside the image ({width} x {height} px"
+            f"{f', level {image.level}' if image.level else ''})"
+        )
+        hint = "give the full-resolution H&E that Space Ranger was given for this sample (--image)"
+        if image.source is not None:
+            raise InputFileError(image.source, problem, hint)
+        msg = f"{where}: {problem}; {hint}."
+        raise ValueError(msg)
+    if outside:
+        logger.warning("%d spots lie outside the %s image: their patches are partly white", outside, image.name)
+    return centres
 
 
 def _check_positive(**values: float) -> None:

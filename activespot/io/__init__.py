@@ -25,7 +25,7 @@ from ._nuclei import (
     read_point_labels,
     read_qupath_geojson,
 )
-from ._regions import SpotImage, open_cell_image
+from ._regions import SpotImage, open_cell_image, open_image_level, pyramid_levels
 from ._truth import read_truth
 from ._visium import read_visium
 
@@ -45,6 +45,8 @@ __all__ = [
     "map_cells_to_bins",
     "nuclei_table",
     "open_cell_image",
+    "open_image_level",
+    "pyramid_levels",
     "read_cell_labels_csv",
     "read_cell_segmentations",
     "read_cells",

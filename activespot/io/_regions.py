@@ -19,7 +19,7 @@ from PIL import Image
 from ..errors import InputFileError
 from ._images import TIFF_SUFFIXES, read_image_size, read_tissue_image, to_uint8_rgb
 
-__all__ = ["SpotImage", "open_cell_image"]
+__all__ = ["SpotImage", "open_cell_image", "open_image_level", "pyramid_levels"]
 
 _BACKGROUND = 255  # outside the image: white, like the glass around a tissue section
 _IMAGE_HINT = "pass an H&E image as PNG, JPEG or TIFF"
@@ -38,13 +38,16 @@ class SpotImage:
     shape
         (height, width) in pixels.
     source
-        The file read lazily (full resolution), or ``None`` for an image held in ``adata.uns``.
+        The file read lazily, or ``None`` for an image held in ``adata.uns``.
+    level
+        Pyramid level of ``source`` that is read (0: full resolution); ``scale`` is that level's.
     """
 
     name: str
     scale: float
     shape: tuple[int, int]
     source: Path | None = None
+    level: int = 0
     _pixels: Any = None
     _axes: str = "YXS"
 
@@ -63,7 +66,7 @@ class SpotImage:
 
     def _region(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         if self._pixels is None:
-            self._pixels, self._axes = _open_lazily(self.source)
+            self._pixels, self._axes = _open_lazily(self.source, self.level)
         if self.source is None or self.source.suffix.lower() not in TIFF_SUFFIXES:
             return self._pixels[y0:y1, x0:x1]
         index = tuple(
@@ -95,14 +98,14 @@ class SpotImage:
         return np.concatenate(rows), 1.0 / step
 
 
-def _open_lazily(path: Path) -> tuple[Any, str]:
+def _open_lazily(path: Path, level: int = 0) -> tuple[Any, str]:
     if path.suffix.lower() in TIFF_SUFFIXES:
         import tifffile
         import zarr
 
         with tifffile.TiffFile(path) as tif:
-            axes = tif.series[0].axes
-        return zarr.open(tifffile.imread(path, aszarr=True, series=0, level=0), mode="r"), axes
+            axes = tif.series[0].levels[level].axes
+        return zarr.open(tifffile.imread(path, aszarr=True, series=0, level=level), mode="r"), axes
     # PNG/JPEG cannot be read by region; a full-resolution one is decoded once per process.
     previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
@@ -141,3 +144,48 @@ def open_cell_image(path: str | Path) -> SpotImage:
     except Exception as err:  # tifffile/zarr/PIL raise many types for a damaged file
         raise InputFileError(path, f"cannot read pixels ({err.__class__.__name__}: {err})", _IMAGE_HINT) from err
     return image
+
+
+def pyramid_levels(path: str | Path) -> list[tuple[int, int]]:
+    """(height, width) of every level of an image, full resolution first; one entry unless a pyramidal TIFF.
+
+    Raises
+    ------
+    InputFileError
+        The file cannot be opened, or no level has height and width axes.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        return [read_image_size(path)]
+    import tifffile
+
+    hint = "pass a pyramidal TIFF, SVS, NDPI or OME-TIFF of the H&E, or a PNG/JPEG"
+    try:
+        with tifffile.TiffFile(path) as tif:
+            levels = [(level.shape, level.axes) for level in tif.series[0].levels]
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError) as err:
+        raise InputFileError(path, f"cannot be opened as a TIFF ({err})", hint) from err
+    sizes = [
+        (int(shape[axes.index("Y")]), int(shape[axes.index("X")])) for shape, axes in levels if {"Y", "X"} <= set(axes)
+    ]
+    if not sizes:
+        raise InputFileError(path, f"no level of the image has height and width axes ({levels[0][1]!r})", hint)
+    return sizes
+
+
+def open_image_level(path: str | Path, level: int = 0, *, name: str = "fullres") -> SpotImage:
+    """Open one pyramid level of an image for region reads; its ``scale`` is relative to level 0.
+
+    Raises
+    ------
+    InputFileError
+        The file cannot be opened, or has no such level.
+    """
+    path = Path(path)
+    levels = pyramid_levels(path)
+    if not 0 <= level < len(levels):
+        raise InputFileError(path, f"the image has no level {level} (it has {len(levels)})", _IMAGE_HINT)
+    (height, width), (full_height, full_width) = levels[level], levels[0]
+    # Each level rounds its size; the mean of both axes' ratios is the downsample within 1/side.
+    scale = (height / full_height + width / full_width) / 2
+    return SpotImage(name, scale, (height, width), path.absolute(), level=level)
