@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputFileError
+from ._openslide import OPENSLIDE_SUFFIXES, slide_levels, slide_microns_per_pixel
 
 __all__ = [
     "TIFF_SUFFIXES",
@@ -129,6 +130,8 @@ def read_image_size(path: Path) -> tuple[int, int]:
         raise InputFileError(path, "full-resolution image not found", hint)
     if path.suffix.lower() in TIFF_SUFFIXES:
         return _tiff_size(path, hint)
+    if path.suffix.lower() in OPENSLIDE_SUFFIXES:
+        return slide_levels(path)[0]
     try:
         with _no_pixel_limit(), Image.open(path) as image:
             width, height = image.size
@@ -172,10 +175,13 @@ def read_microns_per_pixel(path: str | Path) -> float | None:
     """Pixel size (µm) recorded in an image's metadata, or ``None`` when it records none.
 
     Aperio SVS descriptions (``MPP = 0.499``), OME-XML (``PhysicalSizeX``) and TIFF resolution
-    tags in centimetres are read; PNG and JPEG carry no trustworthy pixel size (their dpi is a
+    tags in centimetres are read, and OpenSlide's ``openslide.mpp-x`` for the slides only it
+    reads; PNG and JPEG carry no trustworthy pixel size (their dpi is a
     screen setting), nor do TIFF resolutions in inches (usually a 72 dpi placeholder).
     """
     path = Path(path)
+    if path.suffix.lower() in OPENSLIDE_SUFFIXES and path.is_file():
+        return slide_microns_per_pixel(path)
     if path.suffix.lower() not in TIFF_SUFFIXES or not path.is_file():
         return None
     import re

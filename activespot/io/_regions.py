@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..errors import InputFileError
 from ._images import TIFF_SUFFIXES, read_image_size, read_tissue_image, to_uint8_rgb
+from ._openslide import OPENSLIDE_SUFFIXES, SlideLevel, slide_levels
 
 __all__ = ["SpotImage", "open_cell_image", "open_image_level", "pyramid_levels"]
 
@@ -106,6 +107,8 @@ def _open_lazily(path: Path, level: int = 0) -> tuple[Any, str]:
         with tifffile.TiffFile(path) as tif:
             axes = tif.series[0].levels[level].axes
         return zarr.open(tifffile.imread(path, aszarr=True, series=0, level=level), mode="r"), axes
+    if path.suffix.lower() in OPENSLIDE_SUFFIXES:
+        return SlideLevel(path, level), "YXS"
     # PNG/JPEG cannot be read by region; a full-resolution one is decoded once per process.
     previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
@@ -155,11 +158,13 @@ def pyramid_levels(path: str | Path) -> list[tuple[int, int]]:
         The file cannot be opened, or no level has height and width axes.
     """
     path = Path(path)
+    if path.suffix.lower() in OPENSLIDE_SUFFIXES:
+        return slide_levels(path)
     if path.suffix.lower() not in TIFF_SUFFIXES:
         return [read_image_size(path)]
     import tifffile
 
-    hint = "pass a pyramidal TIFF, SVS, NDPI or OME-TIFF of the H&E, or a PNG/JPEG"
+    hint = "pass a pyramidal TIFF, SVS, NDPI, OME-TIFF or MRXS of the H&E, or a PNG/JPEG"
     try:
         with tifffile.TiffFile(path) as tif:
             levels = [(level.shape, level.axes) for level in tif.series[0].levels]

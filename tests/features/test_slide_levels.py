@@ -112,3 +112,46 @@ def test_spots_outside_the_image_are_refused_naming_the_image():
     far.obsm[K.SPATIAL_KEY] = far.obsm[K.SPATIAL_KEY] + [0, 5000]  # below the slide's 2967 rows
     with pytest.raises(InputFileError, match=r"CMU-1-Small-Region.svs: 12 of 12 spots lie outside the image"):
         SpotPatches(far, size=32)
+
+
+@pytest.fixture
+def read_svs_through_openslide(monkeypatch):
+    """Call it to read SVS files through the OpenSlide reader (the one MIRAX and Hamamatsu slides take)."""
+    pytest.importorskip("openslide", reason="the openslide extra is not installed")
+    from activespot.io import _images, _openslide, _regions
+
+    def use() -> None:
+        monkeypatch.setattr(_images, "TIFF_SUFFIXES", ())
+        monkeypatch.setattr(_regions, "TIFF_SUFFIXES", ())
+        for module in (_images, _openslide, _regions):
+            monkeypatch.setattr(module, "OPENSLIDE_SUFFIXES", (".svs",))
+
+    return use
+
+
+def test_openslide_slides_read_the_same_pixels_and_pixel_size_as_tifffile(read_svs_through_openslide):
+    from activespot.io import read_microns_per_pixel
+
+    by_tifffile = open_image_level(CMU, 0)
+    reference = by_tifffile.read(slice(1000, 1100), slice(500, 640))
+    assert reference.std() > 5
+    read_svs_through_openslide()
+    assert pyramid_levels(CMU) == [(2967, 2220)]
+    assert read_microns_per_pixel(CMU) == pytest.approx(0.499)
+    by_openslide = open_image_level(CMU, 0)
+    region = by_openslide.read(slice(1000, 1100), slice(500, 640))
+    assert type(by_openslide._pixels).__name__ == "SlideLevel"
+    assert type(by_tifffile._pixels).__name__ != "SlideLevel"
+    assert region.dtype == np.uint8
+    assert region.shape == (100, 140, 3)
+    # The same JPEG tiles, decoded by libjpeg-turbo either way.
+    assert np.abs(region.astype(int) - reference.astype(int)).mean() < 1.0
+
+
+def test_without_the_openslide_extra_the_error_names_it(read_svs_through_openslide, monkeypatch):
+    import sys
+
+    read_svs_through_openslide()
+    monkeypatch.setitem(sys.modules, "openslide", None)  # import openslide -> ImportError
+    with pytest.raises(InputFileError, match=r"through OpenSlide, which is not installed.*activespot\[openslide\]"):
+        pyramid_levels(CMU)
