@@ -24,13 +24,14 @@ def open_slide(path: Path) -> Any:
     try:
         import openslide
     except ImportError:
-        raise InputFileError(path, f"{path.suffix} slides are read through OpenSlide, which is not installed",
-                             _EXTRA_HINT) from None  # fmt: skip
+        problem = f"{path.suffix} slides are read through OpenSlide, which is not installed"
+        raise InputFileError(path, problem, _EXTRA_HINT) from None
     try:
         return openslide.OpenSlide(str(path))
     except (openslide.OpenSlideError, OSError) as err:  # OpenSlideUnsupportedFormatError is an OpenSlideError
-        raise InputFileError(path, f"OpenSlide cannot read it ({err.__class__.__name__}: {err})",
-                             "check that every file of the slide (e.g. the .mrxs folder) is there") from err  # fmt: skip
+        problem = f"OpenSlide cannot read it ({err.__class__.__name__}: {err})"
+        hint = "check that every file of the slide (e.g. the .mrxs data folder) is there"
+        raise InputFileError(path, problem, hint) from err
 
 
 def slide_levels(path: Path) -> list[tuple[int, int]]:
