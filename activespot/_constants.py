@@ -193,3 +193,6 @@ MANIFEST_LABELS: Final = "labels"  # manifest column (optional): a Loupe CSV imp
 MANIFEST_TRUTH: Final = "truth"  # manifest column (optional): true labels (Loupe or ground-truth CSV) for kappa
 MANIFEST_REQUIRED: Final = (MANIFEST_SAMPLE, MANIFEST_VISIUM)
 MANIFEST_COLUMNS: Final = (*MANIFEST_REQUIRED, MANIFEST_IMAGE, MANIFEST_LABELS, MANIFEST_TRUTH)
+
+# --- Devices ------------------------------------------------------------------------------------
+PRECISIONS: Final = ("auto", "fp32", "bf16", "fp16")  # features.precision: autocast of backbones

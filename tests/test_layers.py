@@ -1,7 +1,7 @@
 """Imports flow one way between the subpackages, and no subpackage reaches into another's private modules.
 
 io → features → model / select → loop (arrays) → project (journal, rounds, lock) → cells / transfer /
-review → app → cli (the CLI also launches the app). The package's base modules (constants, files,
+review → app / study → cli (the CLI also launches the app). The package's base modules (constants, files,
 config, errors, numeric and progress helpers) serve every layer. Lazy imports inside functions count.
 """
 
@@ -21,6 +21,7 @@ LAYERS = {
     "cells": 5,
     "transfer": 5,
     "review": 5,
+    "study": 6,
     "cli": 7,
     "app": 6,
 }

@@ -20,6 +20,7 @@ SUBPACKAGES = [
     "activespot.transfer",
     "activespot.review",
     "activespot.cells",
+    "activespot.study",
 ]
 STRATEGY_MODULE = "activespot.select._strategies"
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

@@ -10,6 +10,7 @@ from . import (
     _features,  # noqa: F401
     _loop,  # noqa: F401  (registers suggest, round, simulate)
     _project,  # noqa: F401  (registers init, import, export, info, demo)
+    _study,  # noqa: F401  (registers the study group: init, features, transfer, status)
     _transfer,  # noqa: F401  (registers transfer, agreement, review)
 )
 from ._main import main

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._main import main, user_errors
+from ._main import device_option, main, user_errors
 
 _SHOWN = 5
 
@@ -31,6 +31,7 @@ _SHOWN = 5
     default=None,
     help="Models to average (default: transfer.ensemble of the source project's config, 5).",
 )
+@device_option
 @user_errors
 def transfer(
     source: Path,
@@ -40,6 +41,7 @@ def transfer(
     image: Path | None,
     annotator: str | None,
     ensemble: int | None,
+    device: str | None,
 ) -> None:
     """Predict every spot of TARGET from SOURCE's labels and start OUT, a project for TARGET.
 
@@ -51,7 +53,14 @@ def transfer(
     from ..transfer import transfer_labels
 
     summary = transfer_labels(
-        Project.open(source), target, out=out, harmony=harmony, image=image, annotator=annotator, ensemble=ensemble
+        Project.open(source),
+        target,
+        out=out,
+        harmony=harmony,
+        image=image,
+        annotator=annotator,
+        ensemble=ensemble,
+        device=device,
     )
     n_source, n_target = summary.genes_per_sample or (0, 0)
     if n_source:

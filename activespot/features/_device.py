@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._constants import PRECISIONS
 from ..errors import SettingError
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PRECISIONS", "autocast_dtype", "available_devices", "resolve_device", "resolve_precision"]
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 
 
