@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -80,3 +82,22 @@ def write_hashed(path: str | Path, write: Callable[[IO[bytes]], object]) -> tupl
         handle.flush()
         os.fsync(handle.fileno())
     return hashing.size, hashing.digest.hexdigest()
+
+
+@contextmanager
+def built_folder(path: Path) -> Iterator[Path]:
+    """A staging folder beside ``path``, renamed to it when the block ends, removed if it raises.
+
+    What is built there appears whole or not at all; ``path`` must be absent or an empty folder.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.creating-"))
+    try:
+        yield staging
+        if path.exists():
+            path.rmdir()  # empty, checked by the caller
+        staging.rename(path)
+        fsync_dir(path.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

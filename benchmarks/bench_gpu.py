@@ -10,8 +10,9 @@ One script of about five minutes that prints JSON (issue 14):
   0.5 µm/px), cropped by loader workers, normalised and embedded on the device at the default
   precision, collected as float32. The rate is the difference of a short and a long run, so it
   leaves out what a section pays once (loading the weights, starting the loader workers);
-- **study**: ``study features`` of sections on that slide, in this process and on a LocalCluster
-  of 1 and 2 workers, seconds per study.
+- **study**: ``study features`` of two sections on that slide, in this process and on a
+  LocalCluster of 1 and 2 workers, seconds per study including the cluster's start (UNI on a GPU;
+  the descriptor on a CPU, where a ViT-L would take hours).
 
 Target on a GPU: end to end >= 90 % of the bare rate at the same precision. On a CPU the script
 runs as well (fewer patches, in a fixed time budget) and says so in ``device``.
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
+from scipy import sparse
 
 from activespot import _constants as K
 from activespot.features import (
@@ -117,6 +119,44 @@ def spots_on_slide(slide: Path, *, pitch_um: float = SPOT_PITCH_UM, limit: int |
         }
     }
     return adata
+
+
+def study_seconds(
+    scratch: Path, slide: Path, backbone: tuple[str, Path | None], *, device: str, spots: int, sections: int = 2
+) -> dict:
+    """Seconds of ``study features`` over ``sections`` sections on the slide: here, and on 1 and 2 local workers.
+
+    Each scheduler gets a fresh study, so every run embeds every section (nothing comes from a cache).
+    """
+    from activespot.study import Study, update_study_features
+
+    outs = []
+    for index in range(sections):
+        located = spots_on_slide(slide, limit=spots * (index + 1))[spots * index :]  # disjoint spots
+        counts = np.random.default_rng(index).poisson(1.0, size=(located.n_obs, 50)).astype(np.float32)
+        adata = AnnData(
+            X=sparse.csr_matrix(counts),
+            obs=located.obs,
+            var=pd.DataFrame(index=[f"gene{g}" for g in range(50)]),
+            obsm=dict(located.obsm),
+            uns=located.uns,
+        )
+        adata.write_h5ad(scratch / f"section{index}.h5ad")
+        outs.append(f"section{index},section{index}.h5ad,{slide}")
+    manifest = scratch / "sections.csv"
+    manifest.write_text("sample,visium,image\n" + "\n".join(outs) + "\n")
+    name, weights = backbone
+    settings = {"backbone": name, "expression": False, "context_rings": 0}
+    if weights is not None:
+        settings["weights"] = str(weights)
+    seconds = {"backbone": name, "sections": sections, "spots_per_section": spots}
+    for scheduler in ("local", "local:1", "local:2"):
+        study = Study.create(scratch / f"study-{scheduler.replace(':', '')}", manifest=manifest)
+        start = time.perf_counter()
+        update_study_features(study, features=settings, device=device, scheduler=scheduler, progress=False)
+        seconds[f"{scheduler}_s"] = round(time.perf_counter() - start, 1)
+        print(json.dumps(seconds), file=sys.stderr)
+    return seconds
 
 
 def bare_rate(model: torch.nn.Module, device: torch.device, precision: str, *, batch: int, seconds: float) -> float:
@@ -212,6 +252,8 @@ def main() -> None:
             "target_share": 0.90,
         }
         print(json.dumps(result), file=sys.stderr)
+        backbone = (spec.name, weights) if gpu else ("descriptor", None)  # a ViT-L on 2 CPU cores: hours
+        result["study"] = study_seconds(scratch, slide, backbone, device=str(device), spots=2_000 if gpu else 600)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

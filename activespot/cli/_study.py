@@ -12,6 +12,7 @@ from .. import _constants as K
 from ._features import changed_settings, feature_overrides, feature_setting_options
 from ._main import device_option, main, user_errors
 from ._project import annotator_name, annotator_option
+from ._transfer import ensemble_option, harmony_option
 
 if TYPE_CHECKING:
     from ..study import SectionFeatures
@@ -122,18 +123,8 @@ def _echo(result: SectionFeatures) -> None:
     required=True,
     help="Comma-separated samples of the labelled sections to learn from (jointly), e.g. 151673,151674.",
 )
-@click.option(
-    "--harmony/--no-harmony",
-    default=True,
-    show_default=True,
-    help="Batch-correct the joint expression PCs with Harmony (the model reads the corrected PCs).",
-)
-@click.option(
-    "--ensemble",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Models to average (default: transfer.ensemble of the first source's settings, 5).",
-)
+@harmony_option
+@ensemble_option
 @annotator_option
 @device_option
 @user_errors

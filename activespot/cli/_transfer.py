@@ -11,26 +11,30 @@ from ._main import device_option, main, user_errors
 _SHOWN = 5
 
 
+harmony_option = click.option(
+    "--harmony/--no-harmony",
+    default=True,
+    show_default=True,
+    help="Batch-correct the joint expression PCs with Harmony (the model reads the corrected PCs).",
+)
+ensemble_option = click.option(
+    "--ensemble",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Models to average (default: transfer.ensemble of the (first) source's settings, 5).",
+)
+
+
 @main.command()
 @click.option("--source", required=True, type=click.Path(path_type=Path), help="Labelled project to learn from.")
 @click.option(
     "--target", required=True, type=click.Path(path_type=Path), help="Space Ranger 'outs' folder (or .h5ad) to label."
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="New project folder for the target.")
-@click.option(
-    "--harmony/--no-harmony",
-    default=True,
-    show_default=True,
-    help="Batch-correct the joint expression PCs with Harmony (the model reads the corrected PCs).",
-)
+@harmony_option
 @click.option("--image", type=click.Path(path_type=Path), default=None, help="Full-resolution H&E of the target.")
 @click.option("--annotator", default=None, help="Who creates the target project (default: $ACTIVESPOT_ANNOTATOR).")
-@click.option(
-    "--ensemble",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Models to average (default: transfer.ensemble of the source project's config, 5).",
-)
+@ensemble_option
 @device_option
 @user_errors
 def transfer(

@@ -24,7 +24,6 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 import unicodedata
 import uuid
 import warnings
@@ -43,7 +42,7 @@ import yaml
 
 from .. import __version__
 from .. import _constants as K
-from .._files import atomic_write_bytes, atomic_write_text, fsync_dir, sha256_file, write_hashed
+from .._files import atomic_write_bytes, atomic_write_text, built_folder, fsync_dir, sha256_file, write_hashed
 from ..config import Config, FeaturesConfig
 from ..errors import InputFileError, ProjectError
 from ._store import LabelStore, Suggestion, check_class_name
@@ -829,22 +828,13 @@ def _check_new_project(path: str | Path, classes: Iterable[str]) -> tuple[Path, 
 
 def _build_project_folder(path: Path, sample: SampleRef, config: Config, classes: list[str], *, annotator: str) -> None:
     """Build the project in a staging folder and rename it into place, so it appears complete or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.creating-"))
-    try:
+    with built_folder(path) as staging:
         for sub in (K.FEATURES_DIR, K.ROUNDS_DIR, K.EXPORTS_DIR):
             (staging / sub).mkdir()
         with LabelStore(staging / K.DATABASE_FILE, create=True) as store:
             if classes:
                 store.add_classes(classes, annotator=annotator)
         _write_manifest(staging, sample, config)
-        if path.exists():
-            path.rmdir()  # empty, checked before
-        staging.rename(path)
-        fsync_dir(path.parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _loose(name: str) -> str:

@@ -13,8 +13,6 @@ section is built in a temporary folder next to STUDY, which is renamed into plac
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ import yaml
 
 from .. import __version__
 from .. import _constants as K
-from .._files import atomic_write_text, fsync_dir
+from .._files import atomic_write_text, built_folder
 from ..errors import ActivespotError, InputFileError
 from ._manifest import ManifestRow, read_manifest
 
@@ -101,19 +99,10 @@ class Study:
             msg = f"{path}: already exists and is not empty; choose a new study folder"
             raise StudyError(msg)
         sections = tuple(_section(path, row) for row in rows)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.creating-"))
-        try:
+        with built_folder(path) as staging:
             for row in rows:
                 _create_project(staging, row, manifest=manifest, config=config, annotator=annotator)
             _write_study_file(staging, sections, manifest=manifest)
-            if path.exists():
-                path.rmdir()  # empty, checked before
-            staging.rename(path)
-            fsync_dir(path.parent)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         logger.info("created study %s with %d sections", path, len(sections))
         return cls(path, sections)
 
