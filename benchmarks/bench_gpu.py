@@ -162,7 +162,8 @@ def study_seconds(
 def bare_rate(model: torch.nn.Module, device: torch.device, precision: str, *, batch: int, seconds: float) -> float:
     """Patches/s of the model alone on random device-resident batches, after two warm-up batches."""
     dtype = autocast_dtype(precision)
-    pixels = torch.rand(batch, 3, 224, 224, device=device)
+    # The layout the pipeline hands the model: HWC patches permuted to NCHW (channels-last in memory).
+    pixels = torch.rand(batch, 224, 224, 3, device=device).permute(0, 3, 1, 2)
     done, start = 0, None
     with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
         for step in range(10_000):
@@ -188,14 +189,14 @@ def _sync(device: torch.device) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, default=None, help="Also write the result here.")
-    parser.add_argument("--batch-size", type=int, default=None, help="Default: 128 on a GPU, 16 on a CPU.")
+    parser.add_argument("--batch-size", type=int, default=None, help="Default: 128 on a GPU, 4 on a CPU.")
     parser.add_argument("--seconds", type=float, default=20.0, help="Time budget of each measurement.")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
-    batch = args.batch_size or (128 if gpu else 16)
+    batch = args.batch_size or (128 if gpu else 4)
     result: dict = {
         "device": torch.cuda.get_device_name(device) if gpu else f"{device} ({torch.get_num_threads()} threads)",
         "torch": torch.__version__,

@@ -85,8 +85,9 @@ def test_morphology_only_project_from_a_folder_without_its_matrix(tmp_path):
     labels = pd.DataFrame({"Barcode": adata.obs_names[picked], "Region": np.where(top, "Top", "Bottom")})
     labels.to_csv(tmp_path / "labels.csv", index=False)
     run("import", project, tmp_path / "labels.csv")
-    out = run("round", project).output
+    out = run("round", project, "--device", "cpu").output
     assert "trained on 40 labels" in out
+    assert " s on cpu" in out  # the device it trained on
     predictions = pd.read_csv(project / "exports" / "predictions_round_0001.csv")
     assert len(predictions) == 2310
 

@@ -43,7 +43,7 @@ def round_(project: Path, device: str | None) -> None:
 
     summary = run_round(Project.open(project), device=device)
     n_labels = sum(summary.label_counts.values())
-    click.echo(f"Round {summary.round}: trained on {n_labels} labels in {summary.seconds:.2f} s")
+    click.echo(f"Round {summary.round}: trained on {n_labels} labels in {summary.seconds:.2f} s on {summary.device}")
     width = max(map(len, [*summary.label_counts, *summary.predicted_counts]))
     click.echo(f"  {'class':<{width}}  labels  predicted")
     for name in sorted({*summary.label_counts, *summary.predicted_counts}):

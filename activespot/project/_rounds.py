@@ -63,6 +63,7 @@ class RoundSummary:
     prediction_csv: Path
     query_csv: Path
     query: list[str] = field(default_factory=list)
+    device: str = "cpu"
 
 
 def project_blocks(project: Project) -> tuple[AnnData, dict[str, np.ndarray]]:
@@ -240,7 +241,7 @@ def run_round(
     from ..io import write_loupe_csv
 
     config = project.config if device is None else project.config.updated({"model": {"device": device}})
-    resolve_device(config.model.device)  # a GPU this machine lacks fails before anything is read
+    trained_on = str(resolve_device(config.model.device))  # a GPU this machine lacks fails before anything is read
     adata, blocks = project_blocks(project)
     barcodes = pd.Index(adata.obs_names)
     graph, _ = spatial_graph(adata, rings=1)
@@ -297,6 +298,7 @@ def run_round(
             "changed": changed,
             "strategy": config.select.strategy,
             "seconds": round(result.seconds, 3),
+            "device": trained_on,
             "warm_started_from": previous.number if previous is not None and config.model.warm_start else None,
             "blocks": {name: int(block.shape[1]) for name, block in blocks.items()},
             **round_settings(config, provenance=adata.uns.get(K.FEATURES_UNS_KEY)),
@@ -325,4 +327,5 @@ def run_round(
         prediction_csv=prediction_csv,
         query_csv=_write_query(project, query, round_number=number),
         query=query,
+        device=trained_on,
     )
