@@ -12,7 +12,7 @@ from ._hd_bins import (
 )
 from ._hd_cells import CellPolygons, read_cell_segmentations
 from ._images import is_blank, read_image_size, read_microns_per_pixel, read_tissue_image, to_uint8_rgb
-from ._loupe import read_loupe_csv, write_loupe_csv
+from ._loupe import query_table, read_loupe_csv, write_loupe_csv
 from ._nuclei import (
     NUCLEI_COLUMNS,
     NUCLEI_READERS,
@@ -47,6 +47,7 @@ __all__ = [
     "open_cell_image",
     "open_image_level",
     "pyramid_levels",
+    "query_table",
     "read_cell_labels_csv",
     "read_cell_segmentations",
     "read_cells",

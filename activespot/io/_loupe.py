@@ -20,7 +20,7 @@ from .._constants import LOUPE_BARCODE, LOUPE_LABEL_CATEGORY
 from .._files import atomic_write_text
 from ..errors import InputFileError
 
-__all__ = ["read_loupe_csv", "write_loupe_csv"]
+__all__ = ["query_table", "read_loupe_csv", "write_loupe_csv"]
 
 logger = logging.getLogger(__name__)
 
@@ -235,3 +235,9 @@ def write_loupe_csv(
     table.to_csv(buffer, index=False, lineterminator="\n")  # quoted as csv.writer would (QUOTE_MINIMAL)
     atomic_write_text(path, buffer.getvalue())
     return path
+
+
+def query_table(barcodes: Iterable[str], round_number: int) -> pd.DataFrame:
+    """The query as stored in a round and exported to Loupe: barcode index, one value column, in order."""
+    index = pd.Index(list(barcodes), name=LOUPE_BARCODE)
+    return pd.DataFrame({"query": f"Query round {round_number}"}, index=index)

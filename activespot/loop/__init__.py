@@ -8,7 +8,6 @@ from ._round import (
     fit_predict_select,
     initial_query,
     make_classifier,
-    query_table,
     sample_blocks,
     select_query,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "initial_query",
     "make_classifier",
     "plot_learning_curves",
-    "query_table",
     "run_simulation",
     "sample_blocks",
     "select_query",

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .. import _constants as K
 from .._numeric import standardise
@@ -32,7 +31,6 @@ __all__ = [
     "fit_predict_select",
     "initial_query",
     "make_classifier",
-    "query_table",
     "sample_blocks",
     "select_query",
 ]
@@ -198,9 +196,3 @@ def sample_blocks(
         msg = f"model.blocks asks for {', '.join(missing)}, which were not computed; available: {', '.join(blocks)}."
         raise ValueError(msg)
     return {name: blocks[name] for name in wanted}
-
-
-def query_table(barcodes: Iterable[str], round_number: int) -> pd.DataFrame:
-    """The query as stored in a round and exported to Loupe: barcode index, one value column, in order."""
-    index = pd.Index(list(barcodes), name=K.LOUPE_BARCODE)
-    return pd.DataFrame({"query": f"Query round {round_number}"}, index=index)

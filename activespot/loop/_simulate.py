@@ -34,9 +34,9 @@ from sklearn.metrics import f1_score
 from .. import _constants as K
 from .._progress import progress_bar
 from ..config import Config
-from ..io import read_truth
+from ..io import query_table, read_truth
 from ..select import DEFAULT_STRATEGY, STRATEGIES, get_strategy
-from ._round import RoundResult, fit_predict_select, initial_query, make_classifier, query_table, sample_blocks
+from ._round import RoundResult, fit_predict_select, initial_query, make_classifier, sample_blocks
 
 if TYPE_CHECKING:
     from anndata import AnnData

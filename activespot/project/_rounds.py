@@ -20,8 +20,7 @@ from scipy import sparse
 
 from .. import _constants as K
 from ..errors import ProjectError
-from ..loop import fit_predict_select, initial_query, make_classifier, query_table, sample_blocks, select_query
-from ..model import FusedMLPClassifier, labelled_positions
+from ..io import query_table
 from ._project import check_spot_project
 
 if TYPE_CHECKING:
@@ -78,6 +77,7 @@ def project_blocks(project: Project) -> tuple[AnnData, dict[str, np.ndarray]]:
         ``project`` is a cell project.
     """
     from ..features import read_features, write_features
+    from ..loop import sample_blocks
 
     check_spot_project(project)
     stored = project.features_dir / K.FEATURES_FILE
@@ -123,6 +123,8 @@ def suggest(project: Project, *, n: int | None = None, wait: bool = True, annota
     wait, annotator
         As :meth:`Project.round_lock` (the initial query is a round of its own).
     """
+    # The round's own query needs neither torch nor scikit-learn: they are imported (~4 s) only to
+    # choose a new one.
     config = project.config
     if n is not None and n < 1:
         msg = f"The number of spots to suggest must be at least 1; got {n}."
@@ -130,7 +132,7 @@ def suggest(project: Project, *, n: int | None = None, wait: bool = True, annota
     check_spot_project(project)
     barcodes = project.barcodes
     labelled = np.zeros(barcodes.size, dtype=bool)
-    labelled[labelled_positions(project.labels_for(barcodes))] = True
+    labelled[barcodes.isin(project.labels().index)] = True
     latest = project.latest_round()
     stored = None if latest is None else barcodes.get_indexer(latest.load_table(K.ROUND_QUERY).index)
     if latest is not None and latest.info.get(K.ROUND_INFO_KIND) in K.MODEL_ROUND_KINDS:
@@ -138,6 +140,8 @@ def suggest(project: Project, *, n: int | None = None, wait: bool = True, annota
         if stored.size == n and (stored >= 0).all() and not labelled[stored].any():
             picked = stored  # the round's own query, none of it answered yet
         else:
+            from ..loop import select_query
+
             picked = select_query(
                 latest.load_array(K.ROUND_PROBABILITIES),
                 latest.load_array(K.ROUND_EMBEDDINGS),
@@ -151,6 +155,8 @@ def suggest(project: Project, *, n: int | None = None, wait: bool = True, annota
         picked = stored[(stored >= 0) & ~labelled[np.maximum(stored, 0)]]
         number = latest.number
     else:
+        from ..loop import initial_query
+
         adata, blocks = project_blocks(project)
         with project.round_lock(wait=wait, annotator=annotator) as number:
             picked = initial_query(
@@ -239,6 +245,8 @@ def run_round(
     """
     from ..features import resolve_device, spatial_graph
     from ..io import write_loupe_csv
+    from ..loop import fit_predict_select, make_classifier
+    from ..model import FusedMLPClassifier, labelled_positions
 
     config = project.config if device is None else project.config.updated({"model": {"device": device}})
     trained_on = str(resolve_device(config.model.device))  # a GPU this machine lacks fails before anything is read

@@ -392,7 +392,7 @@ def _write(
     inside the round lock, so no round of the target reads settings and features half-way replaced.
     """
     from ..features import write_features
-    from ..loop import query_table
+    from ..io import query_table
     from ..project import default_annotator, round_settings
 
     config = sources[0].config

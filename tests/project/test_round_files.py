@@ -60,3 +60,19 @@ def test_suggest_after_a_round_gives_its_query_until_part_of_it_is_labelled(labe
     fresh = suggest(labelled_project)
     assert len(fresh.barcodes) == labelled_project.config.select.batch
     assert not set(fresh.barcodes) & set(answered)
+
+
+def test_suggest_after_a_round_imports_neither_torch_nor_scikit_learn(labelled_project):
+    """The round's own query is a table read back: the ~4 s of importing torch and scikit-learn buy nothing."""
+    import subprocess
+    import sys
+
+    summary = run_round(labelled_project)
+    code = (
+        "import sys; from activespot.project import Project, suggest; "
+        f"query = suggest(Project.open({str(labelled_project.path)!r})); "
+        "print(len(query.barcodes), query.round, 'torch' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(len(summary.query)), str(summary.round), "False", "False"]
