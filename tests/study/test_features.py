@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -22,12 +24,19 @@ from .conftest import new_study, stored_blocks
 
 @pytest.fixture(scope="module")
 def client():
-    """A ``local:2`` cluster: two single-threaded worker processes (shared by this module's cluster tests)."""
-    with open_scheduler("local:2") as client:
-        info = client.scheduler_info()
-        assert len(info["workers"]) == 2
-        assert all(worker["nthreads"] == 1 for worker in info["workers"].values())
-        yield client
+    """A ``local:2`` cluster: two single-threaded worker processes (shared by this module's cluster tests).
+
+    Workers are spawned, and a spawned process first runs the parent's ``__main__`` file; after
+    Streamlit's ``AppTest`` (the app tests) that is a script of AppTest's that cannot run alone.
+    A bare ``__main__``, as in a notebook, is what the activespot command's guarded one amounts to.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+        with open_scheduler("local:2") as client:
+            info = client.scheduler_info()
+            assert len(info["workers"]) == 2
+            assert all(worker["nthreads"] == 1 for worker in info["workers"].values())
+            yield client
 
 
 def assert_same_blocks(study, reference) -> None:
