@@ -10,8 +10,10 @@ features of the same shape would mix two spaces without a word.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -196,7 +198,10 @@ def _section_features(sample: str, path: Path, settings: Config, device: str | N
 
     start = time.perf_counter()
     try:
-        with threadpool_limits(limits=1, user_api="blas"):  # the PCA's sums in one order, wherever the task runs
+        with (
+            threadpool_limits(limits=1, user_api="blas"),  # the PCA's sums in one order, wherever the task runs
+            _worker_warnings(),
+        ):
             device = worker_device(device or settings.features.device)
             update = Project.open(path).update_features(settings, device=device, progress=False)
     except ActivespotError as err:
@@ -210,6 +215,30 @@ def _section_features(sample: str, path: Path, settings: Config, device: str | N
         shapes={key: tuple(shape) for key, shape in update.shapes.items()},
         settings_saved=update.settings_saved,
     )
+
+
+@contextmanager
+def _worker_warnings() -> Iterator[None]:
+    """In a worker process, warnings as the command line shows them: one line each, without docrep's.
+
+    A worker is a fresh interpreter that the command line's own settings do not reach; squidpy
+    (imported there by the first section) makes docrep warn about its docstrings on every start.
+    """
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:  # this process: the caller's settings apply
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=SyntaxWarning, module="docrep")
+        warnings.showwarning = _one_line
+        yield
+
+
+def _one_line(message: Warning | str, *_: Any, **__: Any) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def worker_device(device: str) -> str:

@@ -142,3 +142,23 @@ def test_local_workers_of_a_machine_with_several_gpus_take_one_each(monkeypatch)
         assert worker_device("cuda:1") == "cuda:1"
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # a dask-cuda worker sees its own GPU only
     assert worker_device("auto") == "auto"
+
+
+def test_local_workers_from_the_command_line_print_one_line_warnings_without_docrep(serial_study, manifest, tmp_path):
+    """``--scheduler local:N`` as a user runs it; squidpy's docrep warnings used to print from every worker."""
+    import subprocess
+    import sys
+
+    study = new_study(tmp_path / "study", manifest)
+    command = [sys.executable, "-c", "from activespot.cli import main; main()"]
+    done = subprocess.run(
+        [*command, "study", "features", str(study.path), "--scheduler", "local:2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 of 2 sections computed" in done.stdout
+    assert "docrep" not in done.stderr
+    assert "SyntaxWarning" not in done.stderr
+    assert_same_blocks(study, serial_study)
