@@ -376,7 +376,6 @@ def _run(
         num_workers=num_workers,
         pin_memory=pin_memory,
         prefetch_factor=_PREFETCH_BATCHES if num_workers > 0 else None,
-        persistent_workers=False,
     )
     batches = loader if num_workers > 0 else _prefetch(loader, _PREFETCH_BATCHES)
     out = np.empty((len(patches), dim), dtype=np.float32)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,6 @@ __all__ = ["ImagePatches", "SpotPatches", "TilePatches", "select_image", "write_
 
 logger = logging.getLogger(__name__)
 
-_MAX_OUTSIDE = 0.01  # share of spots outside the image beyond which it is not the sample's image
 _SPOT_COLOUR = (0, 200, 255)
 _PATCH_COLOUR = (255, 40, 40)
 
@@ -49,7 +47,7 @@ def select_image(
     adata: AnnData,
     *,
     library_id: str | None = None,
-    target_mpp: float | Callable[[float], float] | None = None,
+    target_mpp: float | None = None,
     mpp: float | None = None,
 ) -> SpotImage:
     """Pick the image to crop from: full resolution if its path is known, else hires, else lowres.
@@ -64,8 +62,7 @@ def select_image(
     adata, library_id
         The spots and which ``uns['spatial']`` library holds the image.
     target_mpp
-        The pixel size (µm) patches need, or a function of the full-resolution pixel size that
-        gives it; ``None`` reads full resolution.
+        The pixel size (µm) patches need; ``None`` reads full resolution.
     mpp
         Pixel size (µm) of the full-resolution image, when neither the file nor the scale
         factors give one (see :func:`fullres_microns_per_pixel`).
@@ -87,8 +84,7 @@ def select_image(
         if target_mpp is None or len(levels) == 1:
             return open_image_level(path, 0)
         full_mpp = fullres_microns_per_pixel(path, scalefactors, mpp=mpp)
-        target = target_mpp(full_mpp) if callable(target_mpp) else float(target_mpp)
-        return open_image_level(path, _pyramid_level(levels, full_mpp, target))
+        return open_image_level(path, _pyramid_level(levels, full_mpp, target_mpp))
     images = library.get(K.IMAGES_KEY, {})
     for name, scalef in (("hires", K.HIRES_SCALEF), ("lowres", K.LOWRES_SCALEF)):
         image = images.get(name)
@@ -126,7 +122,7 @@ def fullres_microns_per_pixel(path: Path | None, scalefactors: dict[str, Any], *
     if mpp is not None:
         return float(mpp)
     from_file = None if path is None else read_microns_per_pixel(path)
-    from_scalefactors = scalefactor_microns_per_pixel(scalefactors)
+    from_scalefactors = _scalefactor_microns_per_pixel(scalefactors)
     if from_file and from_scalefactors and abs(from_file / from_scalefactors - 1) > 0.1:
         logger.warning(
             "%s records %.3f µm/px but the spot positions imply %.3f µm/px: is it the image Space Ranger was given?",
@@ -145,7 +141,7 @@ def fullres_microns_per_pixel(path: Path | None, scalefactors: dict[str, Any], *
     return found
 
 
-def scalefactor_microns_per_pixel(scalefactors: dict[str, Any]) -> float | None:
+def _scalefactor_microns_per_pixel(scalefactors: dict[str, Any]) -> float | None:
     """Full-resolution pixel size (µm) the scale factors imply, or ``None`` when they imply none."""
     if scalefactors.get(K.MICRONS_PER_PIXEL):
         return float(scalefactors[K.MICRONS_PER_PIXEL])
@@ -283,13 +279,10 @@ class SpotPatches(ImagePatches):
         library = _check_spatial(adata, library_id)
         self.context_factor = float(context_factor)
         self.spot_diameter = float(library[K.SCALEFACTORS_KEY][K.SPOT_DIAMETER])
-        self.microns_per_pixel = scalefactor_microns_per_pixel(library[K.SCALEFACTORS_KEY]) if mpp is None else mpp
-        patch_px = self.spot_diameter * self.context_factor  # full-resolution pixels
-
-        def target(full_mpp: float) -> float:
-            return native_mpp or patch_px * full_mpp / size
-
-        image = select_image(adata, library_id=library_id, target_mpp=target, mpp=mpp)
+        # A spot's diameter is 55 µm, so the scale factors always give the pixel size.
+        self.microns_per_pixel = fullres_microns_per_pixel(None, library[K.SCALEFACTORS_KEY], mpp=mpp)
+        patch_um = self.spot_diameter * self.context_factor * self.microns_per_pixel
+        image = select_image(adata, library_id=library_id, target_mpp=native_mpp or patch_um / size, mpp=mpp)
         side = self.spot_diameter * self.context_factor * image.scale
         if side < 1:
             logger.warning(
@@ -353,8 +346,7 @@ class TilePatches(ImagePatches):
         _check_positive(size=size, patch_um=patch_um, stride_um=stride_um)
         library = _check_spatial(adata, library_id)
         image = select_image(adata, library_id=library_id, target_mpp=native_mpp or patch_um / size, mpp=mpp)
-        fullres = None if image.source is None else image.source
-        self.microns_per_pixel = fullres_microns_per_pixel(fullres, library[K.SCALEFACTORS_KEY], mpp=mpp)
+        self.microns_per_pixel = fullres_microns_per_pixel(image.source, library[K.SCALEFACTORS_KEY], mpp=mpp)
         self.patch_um, self.stride_um = float(patch_um), float(stride_um)
         stride = stride_um / self.microns_per_pixel * image.scale
         items = _image_centres(adata, image)
@@ -390,25 +382,8 @@ class TilePatches(ImagePatches):
 
 
 def _image_centres(adata: AnnData, image: SpotImage) -> np.ndarray:
-    """Item centres in ``image``'s pixels; refused when over 1 % fall outside it (another sample's image)."""
     # Pixel k spans [k, k + 1): a coordinate names a pixel, its centre is k + 0.5.
-    centres = np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=np.float64)[:, :2] * image.scale + 0.5
-    height, width = image.shape
-    outside = int(((centres < 0) | (centres > (width, height))).any(axis=1).sum())
-    if outside > _MAX_OUTSIDE * len(centres):
-        where = image.source or f"the {image.name} image"
-        problem = (
-            f"{outside} of {len(centres)} spots lie outside the image ({width} x {height} px"
-            f"{f', level {image.level}' if image.level else ''})"
-        )
-        hint = "give the full-resolution H&E that Space Ranger was given for this sample (--image)"
-        if image.source is not None:
-            raise InputFileError(image.source, problem, hint)
-        msg = f"{where}: {problem}; {hint}."
-        raise ValueError(msg)
-    if outside:
-        logger.warning("%d spots lie outside the %s image: their patches are partly white", outside, image.name)
-    return centres
+    return np.asarray(adata.obsm[K.SPATIAL_KEY], dtype=np.float64)[:, :2] * image.scale + 0.5
 
 
 def _check_positive(**values: float) -> None:

@@ -284,12 +284,11 @@ def _fit(
     blocks, info = _features(
         sources[0].path, config, [*source_adatas, target_adata], cache_dirs, harmony=harmony, progress=progress
     )
-    labels = [source.labels() for source in sources]
     source_labels = np.concatenate(
-        [_labels_of(own, adata.obs_names) for own, adata in zip(labels, source_adatas, strict=True)]
+        [source.labels_for(adata.obs_names) for source, adata in zip(sources, source_adatas, strict=True)]
     )
     model, table, embeddings, query = _train_predict(config, source_labels, target_adata, blocks, ensemble=ensemble)
-    counts = pd.concat(labels).value_counts()
+    counts = pd.concat([source.labels() for source in sources]).value_counts()
     return _Fitted(
         blocks=blocks,
         info=info,
@@ -376,11 +375,6 @@ def _train_predict(
         rng=np.random.default_rng([config.model.seed, 1]),
     )
     return model, table, embeddings, list(barcodes[picked])
-
-
-def _labels_of(labels: pd.Series, barcodes: pd.Index) -> np.ndarray:
-    """The label of each of ``barcodes`` (``None`` where unlabelled), as an object array."""
-    return labels.reindex(barcodes).astype(object).where(lambda s: s.notna(), None).to_numpy()
 
 
 def _write(

@@ -107,11 +107,18 @@ def test_a_slide_with_no_pixel_size_anywhere_says_how_to_give_one():
     assert tiles.microns_per_pixel == 0.25
 
 
-def test_spots_outside_the_image_are_refused_naming_the_image():
-    far = _spots_on(CMU, spot_diameter=110)
-    far.obsm[K.SPATIAL_KEY] = far.obsm[K.SPATIAL_KEY] + [0, 5000]  # below the slide's 2967 rows
-    with pytest.raises(InputFileError, match=r"CMU-1-Small-Region.svs: 12 of 12 spots lie outside the image"):
-        SpotPatches(far, size=32)
+def test_a_slide_the_spots_do_not_fit_is_refused_naming_it_and_nothing_is_created(tmp_path):
+    from click.testing import CliRunner
+
+    from activespot.cli import main
+    from tests.conftest import DLPFC
+
+    project = tmp_path / "project"
+    result = CliRunner().invoke(main, ["init", str(project), "--visium", str(DLPFC), "--image", str(CMU)])
+    assert result.exit_code == 2
+    assert "CMU-1-Small-Region.svs: spot coordinates reach" in result.stderr
+    assert "the image is only 2220x2967 px" in result.stderr
+    assert not project.exists()
 
 
 @pytest.fixture
