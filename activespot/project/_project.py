@@ -365,11 +365,11 @@ class Project:
         check_spot_project(self)
         if device is not None:
             resolve_device(device)  # a GPU this machine lacks fails before the sample is read
-        inputs = self.feature_inputs(settings.features)
-        stored = self.stored_features()
         where = self.features_dir / K.FEATURES_FILE
-        if settings == self.config and stored is not None and stored.get(K.FEATURES_INPUTS_KEY) == inputs:
+        if settings == self.config and self.features_current():
+            stored = self.stored_features()
             return FeaturesUpdate(where, stored, dict(stored[K.FEATURES_SHAPES_KEY]), computed=False)
+        inputs = self.feature_inputs(settings.features)
         adata = self.load_sample()
         try:
             check_features_input(adata, settings.features)
@@ -388,6 +388,11 @@ class Project:
             self.save_config(settings)
         shapes = {key: adata.obsm[key].shape for key in K.FEATURE_BLOCKS if key in adata.obsm}
         return FeaturesUpdate(where, provenance, shapes, computed=True, settings_saved=saved, adata=adata)
+
+    def features_current(self) -> bool:
+        """Whether stored features exist and were computed from what the sample and settings are now."""
+        stored = self.stored_features()
+        return stored is not None and stored.get(K.FEATURES_INPUTS_KEY) == self.feature_inputs(self.config.features)
 
     def stored_features(self) -> dict[str, Any] | None:
         """Provenance of the stored feature blocks, or ``None`` when there are none (or none readable)."""

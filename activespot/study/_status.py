@@ -185,8 +185,7 @@ def _features_state(project: Project) -> str:
         return FEATURES_NONE
     if K.FEATURES_JOINT_KEY in stored:
         return FEATURES_JOINT
-    current = stored.get(K.FEATURES_INPUTS_KEY) == project.feature_inputs(project.config.features)
-    return FEATURES_DONE if current else FEATURES_STALE
+    return FEATURES_DONE if project.features_current() else FEATURES_STALE
 
 
 def _kappa(project: Project, truth: Path | None) -> tuple[float | None, int | None]:
