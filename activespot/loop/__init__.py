@@ -1,8 +1,9 @@
-"""The active-learning loop on arrays: one round (train, predict, choose the next batch) and the simulated annotator.
+"""The active-learning loop on arrays: one round (train, predict, choose the next batch), its estimated accuracy, and the simulated annotator.
 
 Nothing here reads a project folder; :mod:`activespot.project` runs these rounds on a project.
 """
 
+from ._estimate import AccuracyEstimate, estimate_accuracy, out_of_fold_probabilities
 from ._round import (
     RoundResult,
     fit_predict_select,
@@ -15,10 +16,13 @@ from ._simulate import ALL, plot_learning_curves, run_simulation, simulate, supe
 
 __all__ = [
     "ALL",
+    "AccuracyEstimate",
     "RoundResult",
+    "estimate_accuracy",
     "fit_predict_select",
     "initial_query",
     "make_classifier",
+    "out_of_fold_probabilities",
     "plot_learning_curves",
     "run_simulation",
     "sample_blocks",

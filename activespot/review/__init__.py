@@ -5,7 +5,21 @@
 """
 
 from ._agreement import Agreement, agreement, annotation_columns, plot_agreement, read_annotation
-from ._consistency import out_of_fold_probabilities, review_labels
+from typing import Any
+
+from ._consistency import review_labels
+
+
+def __getattr__(name: str) -> Any:
+    # The out-of-fold models live in the loop (they need torch): imported on first use, so that
+    # reading agreements stays light.
+    if name == "out_of_fold_probabilities":
+        from ..loop import out_of_fold_probabilities
+
+        return out_of_fold_probabilities
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = [
     "Agreement",

@@ -3,145 +3,28 @@
 A model trained on a label reproduces it, right or wrong, so its disagreement with its own
 training labels says little. Here the labelled spots are split into k folds; each fold is judged
 by a model trained on the other folds (out-of-fold predictions, cleanlab's recipe for finding
-label errors). A label is *disputed* when its out-of-fold prediction is another class with high
+label errors; :func:`activespot.loop.out_of_fold_probabilities`, which also estimates a round's
+accuracy). A label is *disputed* when its out-of-fold prediction is another class with high
 confidence; those are listed, most confident first, for the pathologist to look at again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .. import _constants as K
-from .._progress import progress_bar
 from ..errors import ProjectError
 
 if TYPE_CHECKING:
-    from scipy import sparse
-
-    from ..config import ModelConfig
     from ..project import Project
 
-__all__ = ["out_of_fold_probabilities", "review_labels"]
+__all__ = ["review_labels"]
 
 logger = logging.getLogger(__name__)
-
-
-def out_of_fold_probabilities(
-    blocks: Mapping[str, np.ndarray],
-    labels: np.ndarray,
-    *,
-    folds: int = 5,
-    config: ModelConfig | None = None,
-    graph: sparse.spmatrix | None = None,
-    seed: int = 0,
-    progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Class probabilities of every labelled spot from a model trained without that spot's label.
-
-    Parameters
-    ----------
-    blocks
-        Feature blocks of every spot.
-    labels
-        One label per spot; ``None``/``NaN``/``""`` for unlabelled spots.
-    folds
-        Number of folds (stratified by class; capped at the number of labels).
-    config
-        Model settings (a project's ``model`` section); ``warm_start`` is turned off so no fold
-        inherits another's weights. ``smoothing_steps`` smooths each fold's probabilities over
-        ``graph``: the judged spot's neighbours are consulted, never its own label.
-    graph
-        Neighbour graph for that smoothing; ``None`` for none.
-    seed
-        Seeds the fold split and the models.
-    progress
-        Show a progress bar over the folds.
-
-    Returns
-    -------
-    probabilities
-        ``(n_spots, K)``; rows of unlabelled spots are NaN.
-    classes
-        The ``K`` class names (columns).
-    fold
-        Fold of each spot, ``-1`` for unlabelled ones.
-
-    Raises
-    ------
-    ValueError
-        Fewer than two classes, ``folds`` < 2, or too few labels for a training fold to hold two classes.
-    """
-    from ..config import ModelConfig
-    from ..model import labelled_positions
-
-    config = ModelConfig() if config is None else config
-    labels = np.asarray(labels, dtype=object)
-    rows = labelled_positions(labels)
-    if not isinstance(folds, int) or folds < 2:
-        msg = f"`folds` must be an integer >= 2; got {folds!r}."
-        raise ValueError(msg)
-    classes = np.array(sorted({str(v) for v in labels[rows]}), dtype=object)
-    if classes.size < 2 or rows.size < 2:
-        msg = f"Out-of-fold predictions need labels of at least 2 classes; got {rows.size} labels of {classes.size}."
-        raise ValueError(msg)
-    return _out_of_fold(
-        blocks, labels, rows, classes, folds=folds, config=config, graph=graph, seed=seed, progress=progress
-    )
-
-
-def _assign_folds(codes: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
-    """Stratified fold of each label: each class is shuffled and dealt round-robin from a random fold."""
-    fold = np.empty(codes.size, dtype=int)
-    for code in np.unique(codes):
-        members = rng.permutation(np.flatnonzero(codes == code))
-        fold[members] = (np.arange(members.size) + rng.integers(folds)) % folds
-    return fold
-
-
-def _out_of_fold(
-    blocks: Mapping[str, np.ndarray],
-    labels: np.ndarray,
-    rows: np.ndarray,
-    classes: np.ndarray,
-    *,
-    folds: int,
-    config: ModelConfig,
-    graph: sparse.spmatrix | None,
-    seed: int,
-    progress: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from ..loop import make_classifier
-    from ..model import smooth_probabilities
-
-    folds = min(folds, rows.size)
-    codes = np.searchsorted(classes, labels[rows].astype(str))
-    fold = np.full(labels.size, -1, dtype=int)
-    fold[rows] = _assign_folds(codes, folds, np.random.default_rng(seed))
-    probabilities = np.full((labels.size, classes.size), np.nan)
-    for k in progress_bar(range(folds), desc="out-of-fold models", disable=not progress, leave=False):
-        held = fold == k
-        if not held.any():
-            continue
-        train = labels.copy()
-        train[held] = None  # the judged spots are unlabelled for this model
-        model = make_classifier(config, seed=seed + k).set_params(warm_start=False)
-        try:
-            model.fit(blocks, train)
-        except ValueError as err:
-            msg = f"Fold {k + 1} of {folds} cannot be trained ({err}); label more spots or use fewer folds."
-            raise ValueError(msg) from None
-        probs = model.predict_proba(blocks)
-        if graph is not None and config.smoothing_steps:
-            probs = smooth_probabilities(probs, graph, steps=config.smoothing_steps)
-        columns = np.searchsorted(classes, model.classes_.astype(str))  # a fold may miss a rare class
-        probabilities[np.ix_(np.flatnonzero(held), columns)] = probs[held]
-        probabilities[np.flatnonzero(held)[:, None], np.setdiff1d(np.arange(classes.size), columns)] = 0.0
-    return probabilities, classes, fold
 
 
 def review_labels(
@@ -182,6 +65,7 @@ def review_labels(
         Fewer than two labelled classes, or too few labels for the folds.
     """
     from ..features import spatial_graph
+    from ..loop import out_of_fold_probabilities
     from ..project import project_blocks
 
     if not 0 < min_confidence <= 1:
