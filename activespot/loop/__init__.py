@@ -1,4 +1,4 @@
-"""The active-learning loop on arrays: one round (train, predict, choose the next batch), its estimated accuracy, and the simulated annotator.
+"""The active-learning loop on arrays: one round, its estimated accuracy, and the simulated annotator.
 
 Nothing here reads a project folder; :mod:`activespot.project` runs these rounds on a project.
 """

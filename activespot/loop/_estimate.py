@@ -139,7 +139,7 @@ def estimate_accuracy(
     probabilities = np.asarray(probabilities)
     classes = np.asarray(classes).astype(str)
     if probabilities.shape != (labels.size, classes.size):
-        msg = f"`probabilities` must be (n_spots, n_classes) = ({labels.size}, {classes.size}); got {probabilities.shape}."
+        msg = f"`probabilities` must be ({labels.size}, {classes.size}): spots × classes; got {probabilities.shape}."
         raise ValueError(msg)
     if not 0 < level < 1:
         msg = f"`level` must be in (0, 1); got {level!r}."

@@ -9,7 +9,10 @@ The result is a plain dict (and JSON file) that other tools read::
 
     {"strategy": ..., "config": {...},
      "rounds": [{"n_labeled", "pool_weighted_f1", "pool_macro_f1", "pool_misclassified_pct",
-                 "pool_weighted_f1_labels_substituted", "seconds"}, ...],
+                 "pool_weighted_f1_labels_substituted", "seconds", "pool_accuracy",
+                 "estimated_accuracy", "estimated_accuracy_low", "estimated_accuracy_high",
+                 "oof_accuracy", "oof_accuracy_low", "oof_accuracy_high", "estimate_seconds",
+                 "unchanged_pct"}, ...],
      "queried_barcodes": [[barcodes answered before each round's training], ...],
      "full_supervision": {"pool_weighted_f1", "pool_macro_f1", "pool_misclassified_pct"},
      "baselines": {strategy: {"rounds": [...]}}}   # with strategy="all"
@@ -17,6 +20,13 @@ The result is a plain dict (and JSON file) that other tools read::
 Pool metrics are over every spot with truth, from the model's predictions;
 ``pool_weighted_f1_labels_substituted`` is the same figure with the labels asked so far put in
 place of their predictions, i.e. what a user exporting labels-or-predictions would get.
+
+``pool_accuracy`` is the true share of the pool predicted right, and next to it what a project
+would be told without the truth (:func:`~activespot.loop.estimate_accuracy`):
+``estimated_accuracy`` with its 95 % interval (confidence-weighted to the pool), and
+``oof_accuracy`` with its Wilson interval (the out-of-fold models' accuracy on the labels alone);
+``unchanged_pct`` is the share of the pool predicted as in the round before (``None`` in the
+first). The estimate keys are left out when ``estimate`` is off (the baselines of ``"all"``).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from .._progress import progress_bar
 from ..config import Config
 from ..io import query_table, read_truth
 from ..select import DEFAULT_STRATEGY, STRATEGIES, get_strategy
+from ._estimate import estimate_accuracy
 from ._round import RoundResult, fit_predict_select, initial_query, make_classifier, sample_blocks
 
 if TYPE_CHECKING:
@@ -74,6 +85,7 @@ def simulate(
     rounds: int = 10,
     seed: int = 0,
     progress: bool = False,
+    estimate: bool = True,
 ) -> tuple[dict[str, Any], RoundResult]:
     """Run the loop against ``truth`` for ``rounds`` rounds after the initial query.
 
@@ -93,6 +105,9 @@ def simulate(
         Seeds the model and the strategy (overrides ``model.seed``).
     progress
         Show a progress bar.
+    estimate
+        Estimate each round's accuracy without the truth (out-of-fold models: ~5 trainings more
+        per round), to set next to the true pool accuracy.
 
     Returns
     -------
@@ -114,7 +129,7 @@ def simulate(
     asked = _cover_classes(initial_query(blocks, config.select.init, rng=rng, exclude=unknown), truth, pool, rng)
     labels = np.full(truth.size, None, dtype=object)
     model = make_classifier(config.model, seed=seed)
-    records, queried = [], []
+    records, queried, before = [], [], None
     for _ in progress_bar(range(rounds + 1), desc=config.select.strategy, disable=not progress, leave=False):
         labels[asked] = truth[asked]  # the simulated annotator answers the query
         queried.append([int(i) for i in asked])
@@ -128,11 +143,53 @@ def simulate(
                 **_pool_metrics(truth, result.predictions, pool),
                 "pool_weighted_f1_labels_substituted": _pool_metrics(truth, substituted, pool)["pool_weighted_f1"],
                 "seconds": round(result.seconds, 3),
+                "pool_accuracy": round(
+                    float(np.mean(truth[pool].astype(str) == result.predictions[pool].astype(str))), 4
+                ),
+                "unchanged_pct": None
+                if before is None
+                else round(100.0 * float(np.mean(before == result.predictions[pool])), 3),
             }
         )
+        if estimate:
+            records[-1].update(
+                _estimate_record(blocks, labels, result, graph=graph, config=config, seed=seed, exclude=unknown)
+            )
+        before = result.predictions[pool]
         asked = result.query
     summary = {"strategy": config.select.strategy, "seed": seed}
     return {**summary, "rounds": records, "queried": queried}, result
+
+
+def _estimate_record(
+    blocks: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    result: RoundResult,
+    *,
+    graph: sparse.spmatrix | None,
+    config: Config,
+    seed: int,
+    exclude: np.ndarray,
+) -> dict[str, float]:
+    found = estimate_accuracy(
+        blocks,
+        labels,
+        result.probabilities,
+        classes=result.model.classes_,
+        graph=graph,
+        config=config.model,
+        seed=seed,
+        exclude=exclude,
+    ).to_dict()
+    return {
+        "estimated_accuracy": found["accuracy"],
+        "estimated_accuracy_low": found["low"],
+        "estimated_accuracy_high": found["high"],
+        "oof_accuracy": found["labelled_accuracy"],
+        "oof_accuracy_low": found["labelled_low"],
+        "oof_accuracy_high": found["labelled_high"],
+        "estimate_seconds": round(found["seconds"], 3),
+    }
 
 
 def supervised_ceiling(

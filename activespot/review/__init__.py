@@ -4,9 +4,9 @@
 :func:`review_labels` lists the labels of a project that a model trained without them disputes.
 """
 
-from ._agreement import Agreement, agreement, annotation_columns, plot_agreement, read_annotation
 from typing import Any
 
+from ._agreement import Agreement, agreement, annotation_columns, plot_agreement, read_annotation
 from ._consistency import review_labels
 
 
