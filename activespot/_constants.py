@@ -132,6 +132,9 @@ ROUND_EMBEDDINGS_DTYPE: Final = "float16"
 ROUND_INFO_KIND: Final = "kind"  # round info entry: what made the round (one of the ROUND_KIND_* / CELL_ROUND_KIND)
 ROUND_KIND_INITIAL: Final = "initial_query"  # round info 'kind': k-means query before any model
 ROUND_KIND_TRAINED: Final = "trained"  # round info 'kind': model trained, predictions and next query
+ROUND_INFO_ESTIMATE: Final = "estimate"  # round info entry: estimated accuracy without truth (AccuracyEstimate.to_dict)
+ROUND_INFO_UNCHANGED: Final = "unchanged"  # round info entry: share of predictions as in the model round before
+ROUND_INFO_ACCEPTED: Final = "accepted"  # round info entry: suggestions shown / accepted since the round before
 QUERY_EXPORT: Final = "query_round_{round:04d}.csv"  # exports/: Loupe CSV of the spots to annotate next
 PREDICTION_EXPORT: Final = "predictions_round_{round:04d}.csv"  # exports/: Loupe CSV of every prediction
 

@@ -51,6 +51,8 @@ def round_(project: Path, device: str | None) -> None:
         click.echo(f"  {name:<{width}}  {labels:>6}  {predicted:>9}")
     if summary.changed is not None:
         click.echo(f"  predictions changed since the last round: {summary.changed}")
+    for line in summary.judgement():
+        click.echo(f"  {line}")
     click.echo(f"Predictions: {summary.prediction_csv}")
     click.echo(f"Next {len(summary.query)} spots to annotate: {summary.query_csv}")
 
@@ -89,8 +91,9 @@ def simulate(
 ) -> None:
     """Simulate annotation of a labelled sample: the truth answers each query.
 
-    Prints weighted F1 over every spot with truth after each round; --strategy all also runs
-    every other strategy (random included) as a baseline.
+    Prints weighted F1 and accuracy over every spot with truth after each round, and next to
+    them the accuracy a project would estimate without the truth (with its 95 % interval);
+    --strategy all also runs every other strategy (random included) as a baseline.
     """
     from ..config import load_config
     from ..loop import ALL, plot_learning_curves, run_simulation
@@ -113,11 +116,19 @@ def simulate(
         config=load_config(config_path),
     )
     baselines = result.get("baselines", {})
-    click.echo("labels  " + "  ".join(f"{name:>24}" for name in [result["strategy"], *baselines]) + "  seconds")
+    names = "  ".join(f"{name:>24}" for name in [result["strategy"], *baselines])
+    click.echo(f"labels  {names}  accuracy  estimated [95 % interval]  seconds")
     for i, record in enumerate(result["rounds"]):
         scores = [record["pool_weighted_f1"]] + [b["rounds"][i]["pool_weighted_f1"] for b in baselines.values()]
         columns = "  ".join(f"{score:>24.3f}" for score in scores)
-        click.echo(f"{record['n_labeled']:>6}  {columns}  {record['seconds']:>7.2f}")
+        estimated = (
+            f"{record['estimated_accuracy']:.3f} [{record['estimated_accuracy_low']:.3f}, "
+            f"{record['estimated_accuracy_high']:.3f}]"
+            if "estimated_accuracy" in record
+            else "-"
+        )
+        accuracy = f"{record['pool_accuracy']:>8.3f}  {estimated:>26}"
+        click.echo(f"{record['n_labeled']:>6}  {columns}  {accuracy}  {record['seconds']:>7.2f}")
     click.echo(f"full supervision: weighted F1 {result['full_supervision']['pool_weighted_f1']:.3f}")
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

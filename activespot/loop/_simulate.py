@@ -294,6 +294,7 @@ def run_simulation(
             rounds=rounds,
             seed=seed,
             progress=progress,
+            estimate=name == names[0],  # the baselines are compared by their truth alone
         )
     main, last = runs[names[0]]
     result = {

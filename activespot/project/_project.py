@@ -618,6 +618,26 @@ class Project:
                 self._held_round = None
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def round_holder(self) -> dict[str, Any] | None:
+        """Who is writing a round right now (``annotator``, ``started_at``, ``pid``, ``host``), or ``None``.
+
+        What :meth:`round_lock` would refuse with, asked without waiting and without taking the
+        lock for longer than the question (the app disables its button instead of failing). A
+        holder whose record is being written at this very moment reads as ``{}``.
+        """
+        path = self.rounds_dir / K.ROUND_LOCK_FILE
+        if self._held_round is not None:  # this very object holds it: no second descriptor to ask
+            return _holder_record(path) or {}
+        if not path.is_file():
+            return None
+        with path.open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _holder_record(path) or {}
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
     def save_round(
         self,
         number: int,
@@ -883,15 +903,22 @@ def _load_round(folder: Path) -> Round | None:
     return Round(int(manifest["round"]), folder, manifest.get("info", {}), files)
 
 
-def _lock_holder(path: Path) -> str:
-    """Who holds the round lock, as words ("started by Dr. Ada at … (process 123 on host)")."""
+def _holder_record(path: Path) -> dict[str, Any] | None:
+    """The round lock's record of who holds it, ``None`` while it is being written (or unreadable)."""
     try:
         holder = json.loads(path.read_text(encoding="utf-8"))
-        return (
-            f"started by {holder['annotator']} at {holder['started_at']} (process {holder['pid']} on {holder['host']})"
-        )
-    except (OSError, ValueError, KeyError, TypeError):  # being written at this very moment
+    except (OSError, ValueError):  # being written at this very moment
+        return None
+    keys = ("annotator", "started_at", "pid", "host")
+    return holder if isinstance(holder, dict) and all(key in holder for key in keys) else None
+
+
+def _lock_holder(path: Path) -> str:
+    """Who holds the round lock, as words ("started by Dr. Ada at … (process 123 on host)")."""
+    holder = _holder_record(path)
+    if holder is None:
         return "started moments ago"
+    return f"started by {holder['annotator']} at {holder['started_at']} (process {holder['pid']} on {holder['host']})"
 
 
 def _json_default(value: Any) -> Any:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "annotator_workload",
+    "given_with_suggestion",
     "label_givers",
     "queue_table",
     "review_table",
@@ -68,6 +69,12 @@ def label_givers(store: LabelStore) -> pd.DataFrame:
     return givers
 
 
+def given_with_suggestion(store: LabelStore) -> pd.DataFrame:
+    """Label events given in the tool with the model's suggestion on screen, of actions not undone."""
+    _, standing = _standing_events(store)
+    return standing[standing[K.COL_SOURCE].isin(_GIVEN) & standing[K.COL_SUGGESTED_LABEL].notna()]
+
+
 def workload(store: LabelStore, *, by: str = "annotator") -> pd.DataFrame:
     """Labels, suggestions shown, accepted and corrected per annotator, per region or overall; undo taken back.
 
@@ -104,7 +111,7 @@ def workload(store: LabelStore, *, by: str = "annotator") -> pd.DataFrame:
 
     sources = [K.SOURCE_MANUAL, K.SOURCE_ACCEPTED, K.SOURCE_CORRECTED, K.SOURCE_IMPORTED]
     table = pd.crosstab(group(standing), standing[K.COL_SOURCE]).reindex(columns=sources, fill_value=0)
-    shown = standing[standing[K.COL_SOURCE].isin(_GIVEN) & standing[K.COL_SUGGESTED_LABEL].notna()]
+    shown = given_with_suggestion(store)
     givers = label_givers(store)
     counts = {
         "labels": givers.groupby(group(givers)).size(),
@@ -215,8 +222,12 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
         Columns ``round``, ``kind`` (one of ``MODEL_ROUND_KINDS``), ``created_at``, ``n_labels``
         (the labels the model was trained on), ``changed`` (predictions that differ from the round
         before; ``NaN`` for the first), ``seconds`` (training), ``minutes`` (wall time
-        since the round before was saved: the annotation time of this round) and ``accuracy``
-        (``NaN`` without truth).
+        since the round before was saved: the annotation time of this round), ``accuracy``
+        (``NaN`` without truth), and what the round estimated without truth:
+        ``estimated_accuracy`` with its interval ``estimate_low``, ``estimate_high``
+        (:func:`activespot.loop.estimate_accuracy`), ``unchanged`` (share of predictions as in
+        the round before) and ``accepted`` (share of the suggestions shown since the round before
+        that were accepted); ``NaN`` where a round has none.
     """
     rows = []
     previous = None
@@ -245,10 +256,28 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
                 "seconds": float(info.get("seconds", np.nan)),
                 "minutes": minutes,
                 "accuracy": accuracy,
+                **_estimate_columns(info),
             }
         )
-    columns = ["round", "kind", "created_at", "n_labels", "changed", "seconds", "minutes", "accuracy"]
+    columns = ["round", "kind", "created_at", "n_labels", "changed", "seconds", "minutes", "accuracy", *_ESTIMATES]
     return pd.DataFrame(rows, columns=columns)
+
+
+_ESTIMATES = ("estimated_accuracy", "estimate_low", "estimate_high", "unchanged", "accepted")
+
+
+def _estimate_columns(info: dict) -> dict[str, float]:
+    """A round's estimates without truth (see :func:`round_history`), ``NaN`` where it has none."""
+    estimate = info.get(K.ROUND_INFO_ESTIMATE) or {}
+    accepted = (info.get(K.ROUND_INFO_ACCEPTED) or {}).get("share")
+    values = (
+        estimate.get("accuracy"),
+        estimate.get("low"),
+        estimate.get("high"),
+        info.get(K.ROUND_INFO_UNCHANGED),
+        accepted,
+    )
+    return {name: np.nan if value is None else float(value) for name, value in zip(_ESTIMATES, values, strict=True)}
 
 
 def round_class_counts(project: Project) -> pd.DataFrame:
