@@ -24,6 +24,17 @@ ROUND_KEYS = {
     "pool_misclassified_pct",
     "pool_weighted_f1_labels_substituted",
     "seconds",
+    "pool_accuracy",
+    "unchanged_pct",
+}
+ESTIMATE_KEYS = {
+    "estimated_accuracy",
+    "estimated_accuracy_low",
+    "estimated_accuracy_high",
+    "oof_accuracy",
+    "oof_accuracy_low",
+    "oof_accuracy_high",
+    "estimate_seconds",
 }
 
 
@@ -90,7 +101,15 @@ def test_simulation_learns_and_truth_enters_only_through_queries(dlpfc_subset, s
     blocks = {key: dlpfc_subset.obsm[key] for key in (K.EXPR_KEY, K.CONTEXT_KEY)}
     result, last = simulate(blocks, truth, graph=graph, config=small_config, rounds=2, seed=0)
     assert [r["n_labeled"] for r in result["rounds"]] == [len(result["queried"][0]) + 10 * i for i in range(3)]
-    assert set(result["rounds"][0]) == ROUND_KEYS
+    assert set(result["rounds"][0]) == ROUND_KEYS | ESTIMATE_KEYS
+    for record in result["rounds"]:  # the estimate without truth, next to the truth
+        assert (
+            0 <= record["estimated_accuracy_low"] <= record["estimated_accuracy"] <= record["estimated_accuracy_high"]
+        )
+        misclassified = record["pool_misclassified_pct"] / 100
+        assert record["pool_accuracy"] == pytest.approx(1 - misclassified, abs=1e-4)
+    assert result["rounds"][0]["unchanged_pct"] is None
+    assert 50 < result["rounds"][-1]["unchanged_pct"] <= 100
     # It learns: 20 more labels raise the weighted F1 (0.799 -> 0.841 with seed 0; seeds 1, 2: +0.02, +0.05),
     # far above always answering the commonest layer (L6, 41 % of spots: weighted F1 0.24).
     f1 = [r["pool_weighted_f1"] for r in result["rounds"]]
@@ -120,6 +139,8 @@ def test_run_simulation_all_strategies_writes_outputs(dlpfc_subset, small_config
     )
     assert result["strategy"] == "least_confidence_kmeans"
     assert set(result["baselines"]) == {"margin", "entropy", "coreset", "random"}
+    assert set(result["rounds"][0]) >= ESTIMATE_KEYS
+    assert not ESTIMATE_KEYS & set(result["baselines"]["random"]["rounds"][0])  # baselines: truth alone
     assert 0 < result["full_supervision"]["pool_weighted_f1"] <= 1
     written = json.loads((tmp_path / "simulation.json").read_text())
     assert written["rounds"] == result["rounds"]
@@ -142,8 +163,13 @@ def test_simulate_cli_on_an_h5ad(dlpfc_subset, tmp_path):
     outcome = CliRunner().invoke(main, args)
     assert outcome.exit_code == 0, outcome.output
     assert "full supervision" in outcome.output
-    first, second = (r["n_labeled"] for r in json.loads((tmp_path / "r.json").read_text())["rounds"])
+    rounds = json.loads((tmp_path / "r.json").read_text())["rounds"]
+    first, second = (r["n_labeled"] for r in rounds)
     assert second - first == 8
+    row = rounds[1]
+    line = next(text for text in outcome.output.splitlines() if text.startswith(f"{row['n_labeled']:>6}  "))
+    interval = f"[{row['estimated_accuracy_low']:.3f}, {row['estimated_accuracy_high']:.3f}]"
+    assert re.search(rf"{row['pool_accuracy']:.3f} +{row['estimated_accuracy']:.3f} {re.escape(interval)}", line)
     bad = CliRunner().invoke(main, [*args[:5], "--strategy", "coresett"])
     assert bad.exit_code == 2
     assert "least_confidence_kmeans" in bad.output
@@ -175,14 +201,24 @@ def test_round_refuses_one_class_then_suggest_import_round_cycle(tmp_path, dlpfc
     assert out.exit_code == 0, out.output
     assert "Predictions:" in out.output
     assert "changed" not in out.output
+    assert "estimated accuracy" in out.output
     answer(out.output)
     second = runner.invoke(main, ["round", str(project.path)])
     assert second.exit_code == 0, second.output
     assert "predictions changed since the last round" in second.output
+    assert re.search(
+        r"estimated accuracy 0\.\d\d \(95 % interval 0\.\d\d–[01]\.\d\d, 5-fold CV on \d+ labels\)", second.output
+    )
+    assert re.search(r"\d+\.\d % of predictions unchanged since round \d", second.output)
     reopened = Project.open(project.path)
     latest = reopened.latest_round()
     assert latest.info["kind"] == K.ROUND_KIND_TRAINED
     assert latest.info["n_labels"] > 30
+    estimate = latest.info[K.ROUND_INFO_ESTIMATE]
+    assert estimate["low"] <= estimate["accuracy"] <= estimate["high"]
+    assert estimate["n_labels"] == latest.info["n_labels"]
+    assert 0 < latest.info[K.ROUND_INFO_UNCHANGED] <= 1
+    assert latest.info[K.ROUND_INFO_ACCEPTED] == {"shown": 0, "accepted": 0, "share": None}  # imports only
     assert latest.load_array(K.ROUND_PROBABILITIES).shape == (reopened.sample.n_spots, 7)
     assert len(latest.load_table(K.ROUND_QUERY)) == Config().select.batch
     exported = runner.invoke(main, ["export", str(project.path), "--what", "query", "--loupe", str(tmp_path / "q.csv")])

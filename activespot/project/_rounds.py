@@ -436,7 +436,7 @@ def accepted_since(project: Project, round_number: int) -> dict[str, Any]:
     saved = rounds.loc[rounds[K.COL_ROUND] == round_number, K.COL_CREATED_AT]
     shown = given_with_suggestion(project.store)
     if len(saved):
-        shown = shown[pd.to_datetime(shown[K.COL_CREATED_AT]) > pd.Timestamp(saved.iloc[0])]
+        shown = shown[pd.to_datetime(shown[K.COL_CREATED_AT], utc=True) > pd.to_datetime(saved.iloc[0], utc=True)]
     n_accepted = int((shown[K.COL_SOURCE] == K.SOURCE_ACCEPTED).sum())
     return {
         "shown": len(shown),

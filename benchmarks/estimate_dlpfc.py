@@ -1,0 +1,104 @@
+"""Calibration of the accuracy estimated without truth (issue 15), on the labelled DLPFC sections.
+
+For each section and seed: the simulated annotator's loop (defaults: init 55, 10 rounds of 55),
+and at each round the estimate a project would be shown (:func:`activespot.loop.estimate_accuracy`:
+5-fold out-of-fold models, weighted to the pool by confidence, 95 % bootstrap interval) next to
+the true accuracy over every spot with truth. Prints a Markdown table per section and the mean
+absolute error and interval coverage of the weighted estimate and of the plain out-of-fold
+accuracy on the labels (Wilson interval); writes every run to ``--json``.
+
+    python benchmarks/estimate_dlpfc.py --json benchmarks/results/estimate_dlpfc.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from activespot.config import Config
+from activespot.features import spatial_graph
+from activespot.io import read_truth, read_visium
+from activespot.loop import sample_blocks, simulate
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "visium"
+
+
+def run(name: str, config: Config, seeds: list[int]) -> dict:
+    folder = DATA / name
+    adata = read_visium(folder)
+    truth = read_truth(folder / "ground_truth_layers.csv", column="layer", barcodes=adata.obs_names)
+    blocks = sample_blocks(adata, config, progress=False)
+    graph, _ = spatial_graph(adata, rings=1)
+    runs = [simulate(blocks, truth, graph=graph, config=config, seed=seed)[0]["rounds"] for seed in seeds]
+    return {"section": name, "seeds": seeds, "runs": runs}
+
+
+def _covered(record: dict, prefix: str) -> bool:
+    return record[f"{prefix}_low"] <= record["pool_accuracy"] <= record[f"{prefix}_high"]
+
+
+def summary(records: list[dict]) -> dict:
+    """Mean absolute error and coverage of both estimates, and the seconds they add to a round."""
+    truth = np.array([r["pool_accuracy"] for r in records])
+    out = {}
+    for prefix in ("estimated_accuracy", "oof_accuracy"):
+        error = np.array([r[prefix] for r in records]) - truth
+        out[prefix] = {
+            "mae": round(float(np.abs(error).mean()), 4),
+            "bias": round(float(error.mean()), 4),
+            "coverage": round(float(np.mean([_covered(r, prefix) for r in records])), 3),
+        }
+    out["round_seconds_median"] = round(float(np.median([r["seconds"] for r in records])), 3)
+    out["estimate_seconds_median"] = round(float(np.median([r["estimate_seconds"] for r in records])), 3)
+    return out
+
+
+def table(result: dict) -> str:
+    lines = [
+        "| labels | true pool accuracy | estimated [95 % interval] | covered | out-of-fold on labels [Wilson] | "
+        "covered | unchanged % | s/round | s/estimate |",
+        "|---:|---:|---:|:-:|---:|:-:|---:|---:|---:|",
+    ]
+    for seed, records in zip(result["seeds"], result["runs"], strict=True):
+        for r in records:
+            unchanged = "–" if r["unchanged_pct"] is None else f"{r['unchanged_pct']:.1f}"
+            lines.append(
+                f"| {r['n_labeled']} (seed {seed}) | {r['pool_accuracy']:.3f} | {r['estimated_accuracy']:.3f} "
+                f"[{r['estimated_accuracy_low']:.3f}, {r['estimated_accuracy_high']:.3f}] | "
+                f"{'✓' if _covered(r, 'estimated_accuracy') else '✗'} | {r['oof_accuracy']:.3f} "
+                f"[{r['oof_accuracy_low']:.3f}, {r['oof_accuracy_high']:.3f}] | "
+                f"{'✓' if _covered(r, 'oof_accuracy') else '✗'} | {unchanged} | {r['seconds']:.2f} | "
+                f"{r['estimate_seconds']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", nargs="+", default=["dlpfc_151673", "dlpfc_151674"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    config = Config()
+    results = []
+    for name in args.sections:
+        start = time.perf_counter()
+        result = run(name, config, args.seeds)
+        result["summary"] = summary([r for records in result["runs"] for r in records])
+        results.append(result)
+        print(f"\n### {name} ({time.perf_counter() - start:.0f} s)\n")
+        print(table(result))
+        print(f"\n{json.dumps(result['summary'])}", flush=True)
+    everything = [r for result in results for records in result["runs"] for r in records]
+    print(f"\nall sections: {json.dumps(summary(everything))}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"config": config.to_dict(), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
