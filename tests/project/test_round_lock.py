@@ -25,6 +25,20 @@ def test_a_second_round_refuses_with_who_and_when_while_one_is_running(labelled_
     other.close()
 
 
+def test_the_holder_of_the_lock_is_known_without_waiting_and_without_keeping_it(labelled_project):
+    other = Project.open(labelled_project.path)
+    assert other.round_holder() is None
+    with labelled_project.round_lock(annotator="Dr. Ada"):
+        holder = other.round_holder()
+        assert holder["annotator"] == "Dr. Ada"
+        assert labelled_project.round_holder()["annotator"] == "Dr. Ada"
+        assert holder["started_at"].startswith("20")
+    assert other.round_holder() is None  # asking took nothing: the lock is free
+    with other.round_lock(wait=False):
+        pass
+    other.close()
+
+
 def test_save_round_outside_the_lock_or_with_another_number_is_refused(labelled_project):
     with pytest.raises(RuntimeError, match="round_lock"):
         labelled_project.save_round(labelled_project.next_round_number, info={"kind": "x"})
