@@ -8,6 +8,11 @@ absolute error and interval coverage of the weighted estimate and of the plain o
 accuracy on the labels (Wilson interval); writes every run to ``--json``.
 
     python benchmarks/estimate_dlpfc.py --json benchmarks/results/estimate_dlpfc.json
+    python benchmarks/estimate_dlpfc.py --timing   # a round's seconds with and without the estimate
+
+``--timing`` times, on 151673 with random labels, one round (training from scratch, prediction,
+smoothing, selection) and the estimate at the default epochs and at 20, the fastest of three
+repeats each (the minimum is what a quiet machine gives on a shared one).
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from activespot.config import Config
 from activespot.features import spatial_graph
 from activespot.io import read_truth, read_visium
-from activespot.loop import sample_blocks, simulate
+from activespot.loop import estimate_accuracy, fit_predict_select, make_classifier, sample_blocks, simulate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "visium"
 
@@ -77,13 +83,45 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def timing(config: Config, sizes: tuple[int, ...] = (55, 330, 605), repeats: int = 3) -> list[dict]:
+    """Seconds of one round and of its estimate (fastest of ``repeats``) at each number of labels."""
+    folder = DATA / "dlpfc_151673"
+    adata = read_visium(folder)
+    truth = read_truth(folder / "ground_truth_layers.csv", column="layer", barcodes=adata.obs_names)
+    blocks = sample_blocks(adata, config, progress=False)
+    graph, _ = spatial_graph(adata, rings=1)
+    rows = []
+    for n in sizes:
+        labels = np.full(truth.size, None, dtype=object)
+        asked = np.random.default_rng(n).choice(np.flatnonzero(pd.notna(truth)), n, replace=False)
+        labels[asked] = truth[asked]
+        times: dict[str, list[float]] = {"round": [], "estimate": [], "estimate_20_epochs": []}
+        for _ in range(repeats):
+            model = make_classifier(config.model).set_params(warm_start=False)
+            result = fit_predict_select(model, blocks, labels, graph=graph, config=config, n=55, rng=0)
+            times["round"].append(result.seconds)
+            for key, epochs in (("estimate", None), ("estimate_20_epochs", 20)):
+                found = estimate_accuracy(
+                    blocks, labels, result.probabilities, classes=result.model.classes_, graph=graph,
+                    config=config.model, epochs=epochs,
+                )  # fmt: skip
+                times[key].append(found.seconds)
+        rows.append({"n_labels": n, **{key: round(min(values), 3) for key, values in times.items()}})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", nargs="+", default=["dlpfc_151673", "dlpfc_151674"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--timing", action="store_true", help="Time a round with and without the estimate.")
     args = parser.parse_args()
     config = Config()
+    if args.timing:
+        timing(config.updated({"model": {"num_threads": 2}}))
+        return
     results = []
     for name in args.sections:
         start = time.perf_counter()
