@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -26,19 +27,14 @@ import numpy as np
 import pandas as pd
 
 from activespot.config import Config
-from activespot.features import spatial_graph
-from activespot.io import read_truth, read_visium
-from activespot.loop import estimate_accuracy, fit_predict_select, make_classifier, sample_blocks, simulate
+from activespot.loop import estimate_accuracy, fit_predict_select, make_classifier, simulate
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "visium"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from simulate_dlpfc import load_section  # a sibling script, not a package
 
 
 def run(name: str, config: Config, seeds: list[int]) -> dict:
-    folder = DATA / name
-    adata = read_visium(folder)
-    truth = read_truth(folder / "ground_truth_layers.csv", column="layer", barcodes=adata.obs_names)
-    blocks = sample_blocks(adata, config, progress=False)
-    graph, _ = spatial_graph(adata, rings=1)
+    truth, blocks, graph = load_section(name, config)
     runs = [simulate(blocks, truth, graph=graph, config=config, seed=seed)[0]["rounds"] for seed in seeds]
     return {"section": name, "seeds": seeds, "runs": runs}
 
@@ -85,11 +81,7 @@ def table(result: dict) -> str:
 
 def timing(config: Config, sizes: tuple[int, ...] = (55, 330, 605), repeats: int = 3) -> list[dict]:
     """Seconds of one round and of its estimate (fastest of ``repeats``) at each number of labels."""
-    folder = DATA / "dlpfc_151673"
-    adata = read_visium(folder)
-    truth = read_truth(folder / "ground_truth_layers.csv", column="layer", barcodes=adata.obs_names)
-    blocks = sample_blocks(adata, config, progress=False)
-    graph, _ = spatial_graph(adata, rings=1)
+    truth, blocks, graph = load_section("dlpfc_151673", config)
     rows = []
     for n in sizes:
         labels = np.full(truth.size, None, dtype=object)

@@ -26,12 +26,18 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "visium"
 TARGETS = {165: 0.85, 605: 0.93}
 
 
-def run(name: str, config: Config, seeds: list[int]) -> dict:
+def load_section(name: str, config: Config) -> tuple:
+    """A DLPFC section's truth (aligned to its spots), feature blocks and neighbour graph."""
     folder = DATA / name
     adata = read_visium(folder)
     truth = read_truth(folder / "ground_truth_layers.csv", column="layer", barcodes=adata.obs_names)
     blocks = sample_blocks(adata, config, progress=False)
     graph, _ = spatial_graph(adata, rings=1)
+    return truth, blocks, graph
+
+
+def run(name: str, config: Config, seeds: list[int]) -> dict:
+    truth, blocks, graph = load_section(name, config)
     runs: dict[str, list] = {}
     for strategy in (config.select.strategy, "random"):
         for seed in seeds:

@@ -3,7 +3,7 @@
 Nothing here reads a project folder; :mod:`activespot.project` runs these rounds on a project.
 """
 
-from ._estimate import AccuracyEstimate, estimate_accuracy, out_of_fold_probabilities
+from ._estimate import AccuracyEstimate, estimate_accuracy, estimate_round, out_of_fold_probabilities
 from ._round import (
     RoundResult,
     fit_predict_select,
@@ -19,6 +19,7 @@ __all__ = [
     "AccuracyEstimate",
     "RoundResult",
     "estimate_accuracy",
+    "estimate_round",
     "fit_predict_select",
     "initial_query",
     "make_classifier",

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from scipy import sparse
 
     from ..config import ModelConfig
+    from ._round import RoundResult
 
-__all__ = ["AccuracyEstimate", "estimate_accuracy", "out_of_fold_probabilities"]
+__all__ = ["AccuracyEstimate", "estimate_accuracy", "estimate_round", "out_of_fold_probabilities"]
 
 _CONFIDENCE_BINS = 200  # the unlabelled spots' confidences are averaged over a histogram (640k HD bins)
 _RIDGE = 1e-2  # keeps the logistic curve finite when every out-of-fold prediction is right (or wrong)
@@ -193,6 +194,28 @@ def estimate_accuracy(
         epochs=int(epochs),
         level=float(level),
         seconds=time.perf_counter() - start,
+    )
+
+
+def estimate_round(
+    blocks: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    result: RoundResult,
+    *,
+    graph: sparse.spmatrix | None,
+    config: ModelConfig,
+    exclude: np.ndarray | None = None,
+) -> AccuracyEstimate:
+    """:func:`estimate_accuracy` of a round's result, with the round's model settings and seed."""
+    return estimate_accuracy(
+        blocks,
+        labels,
+        result.probabilities,
+        classes=result.model.classes_,
+        graph=graph,
+        config=config,
+        exclude=exclude,
+        seed=config.seed,
     )
 
 

@@ -46,7 +46,7 @@ from .._progress import progress_bar
 from ..config import Config
 from ..io import query_table, read_truth
 from ..select import DEFAULT_STRATEGY, STRATEGIES, get_strategy
-from ._estimate import estimate_accuracy
+from ._estimate import estimate_round
 from ._round import RoundResult, fit_predict_select, initial_query, make_classifier, sample_blocks
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ def simulate(
     asked = _cover_classes(initial_query(blocks, config.select.init, rng=rng, exclude=unknown), truth, pool, rng)
     labels = np.full(truth.size, None, dtype=object)
     model = make_classifier(config.model, seed=seed)
+    model_config = config.model.model_copy(update={"seed": seed})
     records, queried, before = [], [], None
     for _ in progress_bar(range(rounds + 1), desc=config.select.strategy, disable=not progress, leave=False):
         labels[asked] = truth[asked]  # the simulated annotator answers the query
@@ -152,35 +153,16 @@ def simulate(
             }
         )
         if estimate:
-            records[-1].update(
-                _estimate_record(blocks, labels, result, graph=graph, config=config, seed=seed, exclude=unknown)
-            )
+            found = estimate_round(blocks, labels, result, graph=graph, config=model_config, exclude=unknown)
+            records[-1].update(_estimate_record(found.to_dict()))
         before = result.predictions[pool]
         asked = result.query
     summary = {"strategy": config.select.strategy, "seed": seed}
     return {**summary, "rounds": records, "queried": queried}, result
 
 
-def _estimate_record(
-    blocks: Mapping[str, np.ndarray],
-    labels: np.ndarray,
-    result: RoundResult,
-    *,
-    graph: sparse.spmatrix | None,
-    config: Config,
-    seed: int,
-    exclude: np.ndarray,
-) -> dict[str, float]:
-    found = estimate_accuracy(
-        blocks,
-        labels,
-        result.probabilities,
-        classes=result.model.classes_,
-        graph=graph,
-        config=config.model,
-        seed=seed,
-        exclude=exclude,
-    ).to_dict()
+def _estimate_record(found: dict[str, Any]) -> dict[str, float]:
+    """An :class:`~activespot.loop.AccuracyEstimate` as a simulation round's keys."""
     return {
         "estimated_accuracy": found["accuracy"],
         "estimated_accuracy_low": found["low"],

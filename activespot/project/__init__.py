@@ -5,8 +5,10 @@ from typing import Any
 from ._project import FeaturesUpdate, Project, Round, RoundBusyError, check_spot_project, default_annotator
 from ._store import LabelStore, Suggestion, check_class_name
 from ._workload import (
+    accepted_since,
     annotator_workload,
     given_with_suggestion,
+    judgement_lines,
     label_givers,
     queue_table,
     review_table,
@@ -17,16 +19,7 @@ from ._workload import (
 
 # The round functions need the model (torch) and the strategies (scikit-learn): imported on first
 # use, so that commands which only read the project (info, features when up to date) start fast.
-_ROUND_API = (
-    "RoundSummary",
-    "SpotQuery",
-    "accepted_since",
-    "judgement_lines",
-    "project_blocks",
-    "round_settings",
-    "run_round",
-    "suggest",
-)
+_ROUND_API = ("RoundSummary", "SpotQuery", "project_blocks", "round_settings", "run_round", "suggest")
 
 
 def __getattr__(name: str) -> Any:

@@ -22,6 +22,7 @@ from .. import _constants as K
 from ..errors import ProjectError
 from ..io import query_table
 from ._project import check_spot_project
+from ._workload import accepted_since, judgement_lines
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
 __all__ = [
     "RoundSummary",
     "SpotQuery",
-    "accepted_since",
-    "judgement_lines",
     "project_blocks",
     "round_settings",
     "run_round",
@@ -73,31 +72,6 @@ class RoundSummary:
     def judgement(self) -> list[str]:
         """How good the predictions look, in words: estimated accuracy, stability, accepted suggestions."""
         return judgement_lines(self.estimate, self.unchanged, self.accepted, previous=self.previous)
-
-
-def judgement_lines(
-    estimate: Mapping[str, Any] | None,
-    unchanged: float | None,
-    accepted: Mapping[str, Any] | None,
-    *,
-    previous: int | None,
-) -> list[str]:
-    """The numbers that say when to stop, one sentence each (``activespot round`` and the Rounds page)."""
-    lines = []
-    if estimate is not None:
-        lines.append(
-            f"estimated accuracy {estimate['accuracy']:.2f} ({100 * estimate['level']:.0f} % interval "
-            f"{estimate['low']:.2f}–{estimate['high']:.2f}, "
-            f"{estimate['folds']}-fold CV on {estimate['n_labels']} labels)"
-        )
-    if unchanged is not None and previous is not None:
-        lines.append(f"{100 * unchanged:.1f} % of predictions unchanged since round {previous}")
-    if accepted is not None and accepted.get("shown"):
-        lines.append(
-            f"{100 * accepted['share']:.0f} % of the {accepted['shown']} suggestions shown since round {previous} "
-            "were accepted as they were"
-        )
-    return lines
 
 
 def project_blocks(project: Project) -> tuple[AnnData, dict[str, np.ndarray]]:
@@ -334,7 +308,7 @@ def run_round(
             before = previous.load_table(K.ROUND_PREDICTIONS)["label"].reindex(barcodes)
             changed = int(before.ne(predicted).sum())
             unchanged = round(1 - changed / max(barcodes.size, 1), 4)
-            accepted = accepted_since(project, previous.number)
+            accepted = accepted_since(project.store, previous.number)
         query = list(barcodes[result.query])
         info = {
             K.ROUND_INFO_KIND: K.ROUND_KIND_TRAINED,
@@ -398,48 +372,12 @@ def _estimate(
     ``None``, with a message, when the labels are too few for the folds (a class with one label
     leaves a fold that cannot be trained).
     """
-    from ..loop import estimate_accuracy
+    from ..loop import estimate_round
 
     try:
-        found = estimate_accuracy(
-            blocks,
-            labels,
-            result.probabilities,
-            classes=result.model.classes_,
-            graph=graph,
-            config=config.model,
-            exclude=exclude,
-            seed=config.model.seed,
-        )
+        found = estimate_round(blocks, labels, result, graph=graph, config=config.model, exclude=exclude)
     except ValueError as err:
         logger.warning("No accuracy estimate for this round: %s", err)
         return None
     logger.info("Accuracy estimated in %.2f s", found.seconds)
     return found.to_dict()
-
-
-def accepted_since(project: Project, round_number: int) -> dict[str, Any]:
-    """Suggestions shown and accepted as they were since round ``round_number`` was saved.
-
-    The definition of the Workload page's acceptance (:func:`~activespot.project.workload`: label
-    events given with the model's suggestion on screen, of actions not undone; accepted = source
-    ``accepted``), restricted to the events written after that round.
-
-    Returns
-    -------
-    dict
-        ``shown``, ``accepted`` (counts) and ``share`` (accepted / shown; ``None`` when nothing was shown).
-    """
-    from ._workload import given_with_suggestion
-
-    rounds = project.store.rounds()
-    saved = rounds.loc[rounds[K.COL_ROUND] == round_number, K.COL_CREATED_AT]
-    shown = given_with_suggestion(project.store)
-    if len(saved):
-        shown = shown[pd.to_datetime(shown[K.COL_CREATED_AT], utc=True) > pd.to_datetime(saved.iloc[0], utc=True)]
-    n_accepted = int((shown[K.COL_SOURCE] == K.SOURCE_ACCEPTED).sum())
-    return {
-        "shown": len(shown),
-        "accepted": n_accepted,
-        "share": round(n_accepted / len(shown), 4) if len(shown) else None,
-    }

@@ -8,7 +8,8 @@ app's pages stay thin and the numbers can be checked without a browser.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,8 +21,10 @@ if TYPE_CHECKING:
     from ._store import LabelStore
 
 __all__ = [
+    "accepted_since",
     "annotator_workload",
     "given_with_suggestion",
+    "judgement_lines",
     "label_givers",
     "queue_table",
     "review_table",
@@ -73,6 +76,56 @@ def given_with_suggestion(store: LabelStore) -> pd.DataFrame:
     """Label events given in the tool with the model's suggestion on screen, of actions not undone."""
     _, standing = _standing_events(store)
     return standing[standing[K.COL_SOURCE].isin(_GIVEN) & standing[K.COL_SUGGESTED_LABEL].notna()]
+
+
+def accepted_since(store: LabelStore, round_number: int) -> dict[str, Any]:
+    """Suggestions shown and accepted as they were since round ``round_number`` was saved.
+
+    The definition of the Workload page's acceptance (:func:`~activespot.project.workload`: label
+    events given with the model's suggestion on screen, of actions not undone; accepted = source
+    ``accepted``), restricted to the events written after that round.
+
+    Returns
+    -------
+    dict
+        ``shown``, ``accepted`` (counts) and ``share`` (accepted / shown; ``None`` when nothing was shown).
+    """
+    rounds = store.rounds()
+    saved = rounds.loc[rounds[K.COL_ROUND] == round_number, K.COL_CREATED_AT]
+    shown = given_with_suggestion(store)
+    if len(saved):
+        shown = shown[pd.to_datetime(shown[K.COL_CREATED_AT], utc=True) > pd.to_datetime(saved.iloc[0], utc=True)]
+    n_accepted = int((shown[K.COL_SOURCE] == K.SOURCE_ACCEPTED).sum())
+    return {
+        "shown": len(shown),
+        "accepted": n_accepted,
+        "share": round(n_accepted / len(shown), 4) if len(shown) else None,
+    }
+
+
+def judgement_lines(
+    estimate: Mapping[str, Any] | None,
+    unchanged: float | None,
+    accepted: Mapping[str, Any] | None,
+    *,
+    previous: int | None,
+) -> list[str]:
+    """The numbers that say when to stop, one sentence each (``activespot round`` and the Rounds page)."""
+    lines = []
+    if estimate is not None:
+        lines.append(
+            f"estimated accuracy {estimate['accuracy']:.2f} ({100 * estimate['level']:.0f} % interval "
+            f"{estimate['low']:.2f}–{estimate['high']:.2f}, "
+            f"{estimate['folds']}-fold CV on {estimate['n_labels']} labels)"
+        )
+    if unchanged is not None and previous is not None:
+        lines.append(f"{100 * unchanged:.1f} % of predictions unchanged since round {previous}")
+    if accepted is not None and accepted.get("shown"):
+        lines.append(
+            f"{100 * accepted['share']:.0f} % of the {accepted['shown']} suggestions shown since round {previous} "
+            "were accepted as they were"
+        )
+    return lines
 
 
 def workload(store: LabelStore, *, by: str = "annotator") -> pd.DataFrame:
