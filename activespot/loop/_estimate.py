@@ -205,6 +205,7 @@ def estimate_round(
     graph: sparse.spmatrix | None,
     config: ModelConfig,
     exclude: np.ndarray | None = None,
+    epochs: int | None = None,
 ) -> AccuracyEstimate:
     """:func:`estimate_accuracy` of a round's result, with the round's model settings and seed."""
     return estimate_accuracy(
@@ -216,6 +217,7 @@ def estimate_round(
         config=config,
         exclude=exclude,
         seed=config.seed,
+        epochs=epochs,
     )
 
 
