@@ -79,7 +79,7 @@ def render_rounds(project: Project, *, annotator: str) -> None:
         )
         d.caption(f"95 % interval {row['estimate_low']:.0%}–{row['estimate_high']:.0%}")
     else:
-        d.metric("Estimated accuracy", "–", help="Estimated from the second class's labels on, at every round.")
+        d.metric("Estimated accuracy", "–", help="Estimated at every trained round, from its labels alone.")
     latest = project.latest_round(kinds=K.MODEL_ROUND_KINDS)
     if latest is not None:
         judged = judgement_lines(
