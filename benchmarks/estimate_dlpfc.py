@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from simulate_dlpfc import load_section  # a sibling script, not a package
 
 
-def run(name: str, config: Config, seeds: list[int], epochs: int | None = None) -> dict:
+def run(name: str, config: Config, seeds: list[int], epochs: int | None = None, folds: int = 5) -> dict:
     truth, blocks, graph = load_section(name, config)
     runs = [
-        simulate(blocks, truth, graph=graph, config=config, seed=seed, estimate_epochs=epochs)[0]["rounds"]
+        simulate(blocks, truth, graph=graph, config=config, seed=seed, estimate_folds=folds, estimate_epochs=epochs)[0]["rounds"]
         for seed in seeds
     ]
     return {"section": name, "seeds": seeds, "runs": runs}
@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--epochs", type=int, default=None, help="Epochs of the out-of-fold models.")
+    parser.add_argument("--folds", type=int, default=5, help="Folds of the estimate.")
     parser.add_argument("--timing", action="store_true", help="Time a round with and without the estimate.")
     args = parser.parse_args()
     config = Config()
@@ -121,7 +122,7 @@ def main() -> None:
     results = []
     for name in args.sections:
         start = time.perf_counter()
-        result = run(name, config, args.seeds, args.epochs)
+        result = run(name, config, args.seeds, args.epochs, args.folds)
         result["summary"] = summary([r for records in result["runs"] for r in records])
         results.append(result)
         print(f"\n### {name} ({time.perf_counter() - start:.0f} s)\n")

@@ -205,6 +205,7 @@ def estimate_round(
     graph: sparse.spmatrix | None,
     config: ModelConfig,
     exclude: np.ndarray | None = None,
+    folds: int = 5,
     epochs: int | None = None,
 ) -> AccuracyEstimate:
     """:func:`estimate_accuracy` of a round's result, with the round's model settings and seed."""
@@ -217,6 +218,7 @@ def estimate_round(
         config=config,
         exclude=exclude,
         seed=config.seed,
+        folds=folds,
         epochs=epochs,
     )
 

@@ -86,6 +86,7 @@ def simulate(
     seed: int = 0,
     progress: bool = False,
     estimate: bool = True,
+    estimate_folds: int = 5,
     estimate_epochs: int | None = None,
 ) -> tuple[dict[str, Any], RoundResult]:
     """Run the loop against ``truth`` for ``rounds`` rounds after the initial query.
@@ -109,8 +110,8 @@ def simulate(
     estimate
         Estimate each round's accuracy without the truth (out-of-fold models: ~5 trainings more
         per round), to set next to the true pool accuracy.
-    estimate_epochs
-        Epochs of the estimate's out-of-fold models; ``model.epochs`` by default.
+    estimate_folds, estimate_epochs
+        Folds of the estimate and epochs of its out-of-fold models (``model.epochs`` by default).
 
     Returns
     -------
@@ -157,7 +158,7 @@ def simulate(
         )
         if estimate:
             found = estimate_round(
-                blocks, labels, result, graph=graph, config=model_config, exclude=unknown, epochs=estimate_epochs
+                blocks, labels, result, graph=graph, config=model_config, exclude=unknown, folds=estimate_folds, epochs=estimate_epochs
             )
             records[-1].update(_estimate_record(found.to_dict()))
         before = result.predictions[pool]
