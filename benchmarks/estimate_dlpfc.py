@@ -36,7 +36,9 @@ from simulate_dlpfc import load_section  # a sibling script, not a package
 def run(name: str, config: Config, seeds: list[int], epochs: int | None = None, folds: int = 5) -> dict:
     truth, blocks, graph = load_section(name, config)
     runs = [
-        simulate(blocks, truth, graph=graph, config=config, seed=seed, estimate_folds=folds, estimate_epochs=epochs)[0]["rounds"]
+        simulate(blocks, truth, graph=graph, config=config, seed=seed, estimate_folds=folds, estimate_epochs=epochs)[0][
+            "rounds"
+        ]
         for seed in seeds
     ]
     return {"section": name, "seeds": seeds, "runs": runs}

@@ -158,7 +158,14 @@ def simulate(
         )
         if estimate:
             found = estimate_round(
-                blocks, labels, result, graph=graph, config=model_config, exclude=unknown, folds=estimate_folds, epochs=estimate_epochs
+                blocks,
+                labels,
+                result,
+                graph=graph,
+                config=model_config,
+                exclude=unknown,
+                folds=estimate_folds,
+                epochs=estimate_epochs,
             )
             records[-1].update(_estimate_record(found.to_dict()))
         before = result.predictions[pool]
