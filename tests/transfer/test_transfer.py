@@ -262,7 +262,8 @@ def test_a_round_on_a_transferred_project_trains_on_the_source_labels_too(transf
     assert set(predicted) == set(transferred_labels)  # no layer vanishes
     after = (predicted.reindex(layers.index) == layers).mean()
     assert after >= zero_shot - 0.02, (zero_shot, after)  # before the fix: a two-class model, far below
-    (y,) = seen
+    y = seen[0]  # the round's model; the 5 out-of-fold models of its accuracy estimate follow
+    assert len(seen) == 1 + summary.estimate["folds"]
     assert y.size == source_labels.size + target.sample.n_spots  # the source's spots, then the target's
     assert sum(label is not None for label in y) == n_source_labels + 6
     assert set(summary.query) <= set(target.barcodes)  # only the target's spots are asked about
