@@ -70,3 +70,23 @@ def test_bad_input_is_refused():
         estimate_accuracy(blocks, labels, probs, classes=np.array(["a", "b"]), config=CONFIG, level=95)
     with pytest.raises(ValueError, match="at least 2 classes"):
         estimate_accuracy(blocks, np.full(60, "a", dtype=object), probs, classes=np.array(["a", "b"]), config=CONFIG)
+
+
+def test_out_of_fold_models_predict_only_what_their_smoothing_reads(monkeypatch):
+    from scipy import sparse
+
+    from activespot.loop import _estimate, out_of_fold_probabilities
+
+    blocks, truth, _ = _overlapping(n=400)
+    labels = np.full(truth.size, None, dtype=object)
+    labels[::7] = truth[::7]
+    chain = sparse.diags([np.ones(399), np.ones(399)], [-1, 1], format="csr")  # spot i beside i - 1 and i + 1
+    config = CONFIG.model_copy(update={"epochs": 5, "smoothing_steps": 2})
+    near, _, _ = out_of_fold_probabilities(blocks, labels, config=config, graph=chain)
+    rows = np.arange(0, 400, 7)
+    within_two = {j for r in rows for j in range(r - 2, r + 3) if 0 <= j < 400}  # 2 steps read ±2 spots
+    assert set(_estimate._neighbourhood(chain, rows, 2)) == within_two
+    assert len(within_two) < 400
+    monkeypatch.setattr(_estimate, "_neighbourhood", lambda graph, rows, steps: np.arange(graph.shape[0]))
+    every, _, _ = out_of_fold_probabilities(blocks, labels, config=config, graph=chain)
+    np.testing.assert_allclose(near, every, atol=1e-6)

@@ -21,12 +21,11 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import sparse
 
 from .._progress import progress_bar
 
 if TYPE_CHECKING:
-    from scipy import sparse
-
     from ..config import ModelConfig
     from ._round import RoundResult
 
@@ -332,6 +331,21 @@ def out_of_fold_probabilities(
     )
 
 
+def _neighbourhood(graph: sparse.spmatrix, rows: np.ndarray, steps: int) -> np.ndarray:
+    """Sorted positions of ``rows`` and of every spot their ``steps`` smoothing steps read."""
+    reads = sparse.csr_matrix(graph).T.tocsr()
+    keep = np.zeros(graph.shape[0], dtype=bool)
+    keep[rows] = True
+    for _ in range(steps):
+        keep |= (reads @ keep.astype(np.float32)) > 0
+    return np.flatnonzero(keep)
+
+
+def _subgraph(graph: sparse.spmatrix, positions: np.ndarray) -> sparse.csr_matrix:
+    """The graph among ``positions`` only."""
+    return sparse.csr_matrix(graph)[positions][:, positions]
+
+
 def _assign_folds(codes: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
     """Stratified fold of each label: each class is shuffled and dealt round-robin from a random fold."""
     fold = np.empty(codes.size, dtype=int)
@@ -361,6 +375,13 @@ def _out_of_fold(
     fold = np.full(labels.size, -1, dtype=int)
     fold[rows] = _assign_folds(codes, folds, np.random.default_rng(seed))
     probabilities = np.full((labels.size, classes.size), np.nan)
+    # Each model judges labelled spots only: it predicts them and the neighbours their smoothing
+    # reads, not every spot (a few thousand of 640k Visium HD bins; the same numbers).
+    steps = config.smoothing_steps if graph is not None else 0
+    near = _neighbourhood(graph, rows, steps) if steps else rows
+    near_blocks = {name: np.asarray(block)[near] for name, block in blocks.items()}
+    near_graph = _subgraph(graph, near) if steps else None
+    judged = np.searchsorted(near, rows)
     for k in progress_bar(range(folds), desc="out-of-fold models", disable=not progress, leave=False):
         held = fold == k
         if not held.any():
@@ -373,10 +394,11 @@ def _out_of_fold(
         except ValueError as err:
             msg = f"Fold {k + 1} of {folds} cannot be trained ({err}); label more spots or use fewer folds."
             raise ValueError(msg) from None
-        probs = model.predict_proba(blocks)
-        if graph is not None and config.smoothing_steps:
-            probs = smooth_probabilities(probs, graph, steps=config.smoothing_steps)
+        probs = model.predict_proba(near_blocks)
+        if steps:
+            probs = smooth_probabilities(probs, near_graph, steps=steps)
+        probs = probs[judged[fold[rows] == k]]
         columns = np.searchsorted(classes, model.classes_.astype(str))  # a fold may miss a rare class
-        probabilities[np.ix_(np.flatnonzero(held), columns)] = probs[held]
+        probabilities[np.ix_(np.flatnonzero(held), columns)] = probs
         probabilities[np.flatnonzero(held)[:, None], np.setdiff1d(np.arange(classes.size), columns)] = 0.0
     return probabilities, classes, fold
