@@ -96,6 +96,7 @@ def test_demo_runs_the_loop_and_writes_its_outputs(tmp_path):
     out = tmp_path / "demo"
     result = run("demo", "--out", out, "--rounds", "1")
     assert "weighted F1" in result.output
+    assert "estimated without truth" in result.output
     details = json.loads(run("info", out / "project", "--json").output)
     assert 50 <= details["labelled"] <= 55  # the first query, answered from the published annotation
     assert details["rounds"] == 1  # rounds with a model: the trained one (not the initial query)

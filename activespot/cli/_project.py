@@ -335,7 +335,11 @@ def demo(out: Path, visium: Path, rounds: int, seed: int) -> None:
     click.echo(f"3/3  Simulated annotation: {rounds} rounds, default strategy vs. the others")
     result = run_simulation(adata, truth_file, strategy="all", rounds=rounds, seed=seed, out_dir=out / "simulation")
     for row in result["rounds"]:
-        click.echo(f"     {row['n_labeled']:4d} labels  weighted F1 {row['pool_weighted_f1']:.3f}")
+        click.echo(
+            f"     {row['n_labeled']:4d} labels  weighted F1 {row['pool_weighted_f1']:.3f}  accuracy "
+            f"{row['pool_accuracy']:.3f}, estimated without truth {row['estimated_accuracy']:.3f} "
+            f"[{row['estimated_accuracy_low']:.3f}, {row['estimated_accuracy_high']:.3f}]"
+        )
     click.echo(f"     full supervision: weighted F1 {result['full_supervision']['pool_weighted_f1']:.3f}")
     _print_info(project.info())
     click.echo(f"\nDemo output in {out.resolve()} (learning curve: simulation/learning_curve.png)")
