@@ -24,6 +24,10 @@ def test_the_rounds_page_shows_the_estimated_accuracy_and_its_interval(demo_proj
     assert any(c.startswith(f"Round {latest.number}: estimated accuracy {estimate['accuracy']:.2f}") for c in captions)
     assert not app.info  # nobody is training: no busy message
     assert not app.button(key=S.ROUNDS_RUN).disabled
+    specs = [chart.proto.spec for chart in app.get("vega_lite_chart")]
+    band = [spec for spec in specs if '"estimate_low"' in spec and '"estimate_high"' in spec]
+    assert len(band) == 1  # the estimate per round, in its interval band
+    assert '"area"' in band[0]
 
 
 def test_a_round_in_progress_disables_the_button_and_says_by_whom_since_when(demo_project):
