@@ -58,6 +58,7 @@ CROP_SIZE = 168  # gallery crop side in screen pixels
 CROP_CONTEXT = 3.0  # crop side as a multiple of the spot diameter (the ring marks the spot)
 RASTER_MIN_ITEMS = 50_000  # more items than this are drawn as a raster even when they are not Visium HD bins
 RASTER_MAX_SIDE = 2048  # the bin raster's largest side in pixels (2 µm bins are downsampled to it)
+NO_ROUND = "no round yet"  # what a prediction reads before the first round
 
 
 # --- the project of this run ------------------------------------------------------------------
@@ -237,7 +238,10 @@ def query(project: Project) -> list[str]:
 # --- images -----------------------------------------------------------------------------------
 @st.cache_resource(show_spinner="Preparing the tissue image…", max_entries=4)
 def tissue_image(project_path: str, max_side: int = 2000) -> dict[str, Any]:
-    """The H&E image as a PNG data URL with the geometry to place spots on it.
+    """The H&E image as a JPEG data URL with the geometry to place spots on it.
+
+    JPEG, not PNG: a 2,000-pixel H&E is ~4 MB as PNG and ~0.3 MB as JPEG, and the browser is sent
+    it again with every chart it draws (a colour switch, a label given on the Tissue page).
 
     Returns ``url`` (``None`` without an image), ``width``/``height`` (pixels of the image shown),
     ``x``/``y`` (spot centres in those pixels, in the sample's spot order) and ``radius`` (spot
@@ -257,8 +261,8 @@ def tissue_image(project_path: str, max_side: int = 2000) -> dict[str, Any]:
         pixels, factor = image.thumbnail(max_side)
         scale = image.scale * factor
         buffer = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(pixels[..., :3])).save(buffer, format="PNG", optimize=False)
-        url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        Image.fromarray(np.ascontiguousarray(pixels[..., :3])).save(buffer, format="JPEG", quality=88)
+        url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
         height, width = pixels.shape[:2]
     except (ValueError, ActivespotError) as err:  # no usable image: spots on a blank canvas
         logger.warning("tissue view without image: %s", err)
@@ -335,6 +339,36 @@ def bin_tiles(project_path: str, per_side: int) -> R.Tiles:
     return R.tiles(bin_grid(project_path), per_side=per_side)
 
 
+@st.cache_resource(show_spinner="Placing the spots on the image…", max_entries=4)
+def item_pixels(project_path: str) -> np.ndarray:
+    """Which item each pixel of the tissue image shows (``-1``: none): spots as disks of their true size, bins as cells.
+
+    What the region-selection view paints its items on (:func:`item_overlay`).
+    """
+    LOADS["pixels"] += 1
+    geometry = tissue_image(project_path)
+    grid = bin_grid(project_path)
+    width, height = geometry["width"], geometry["height"]
+    if grid is not None:
+        return R.resampled_index(grid, width, height)
+    xy = np.column_stack([geometry["x"], geometry["y"]])
+    return R.disk_index(xy, float(geometry["radius"]), width, height)
+
+
+def item_overlay(project_path: str, codes: np.ndarray, palette: np.ndarray) -> str:
+    """The items painted ``palette[codes]`` on the tissue image's pixels, as a PNG data URL (cached on the codes)."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    palette = np.ascontiguousarray(palette, dtype=np.uint8)
+    digest = hashlib.blake2b(codes.tobytes() + palette.tobytes(), digest_size=16).hexdigest()
+    return _item_overlay(project_path, digest, codes, palette)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _item_overlay(project_path: str, digest: str, _codes: np.ndarray, _palette: np.ndarray) -> str:
+    LOADS["overlay"] += 1
+    return R.paint(item_pixels(project_path), _codes, _palette)
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _patches(project_path: str) -> Any:
     LOADS["patches"] += 1
@@ -409,6 +443,18 @@ def label_spots(
         flash("success", f"{barcode} → {label} ({source})")
     else:
         flash("success", f"{len(labels)} spots labelled ({source})")
+
+
+def clear_labels(project_path: str, barcodes: list[str], *, annotator: str) -> None:
+    """Take the labels of ``barcodes`` away as one action (new events: the journal keeps what they were)."""
+    if not _need_annotator(annotator) or not barcodes:
+        return
+    try:
+        open_project(project_path).add_labels(dict.fromkeys(barcodes), annotator=annotator, source=K.SOURCE_MANUAL)
+    except (ActivespotError, ValueError) as err:
+        flash("error", str(err))
+        return
+    flash("success", f"Cleared the labels of {len(barcodes)} spot{'s' if len(barcodes) != 1 else ''}")
 
 
 def undo_last(project_path: str, *, annotator: str) -> None:

@@ -21,6 +21,17 @@ TRUTH_NAME: Final = "truth_name"  # the uploaded truth file's name, shown only
 TISSUE_COLOR: Final = "tissue_color"  # radio: colour spots by label / prediction / uncertainty / query
 TISSUE_OPACITY: Final = "tissue_opacity"  # slider: spot fill opacity
 TISSUE_CHART: Final = "tissue_chart"  # pydeck chart (hover shows spot details; an HD raster: the tile or bin clicked)
+TISSUE_MODE: Final = "tissue_mode"  # segmented control: look around (deck.gl) or select a region (Plotly)
+TISSUE_SELECT: Final = "tissue_select"  # Plotly chart of the selection view (state: boxes, lassos, clicks)
+TISSUE_DRAWN: Final = "tissue_drawn"  # the drawing last applied to the selection (shown again: no change)
+TISSUE_SELECTION: Final = "tissue_selection"  # list of the selected items' positions in the sample
+TISSUE_CLASS: Final = "tissue_class"  # selectbox: the class a region action gives
+TISSUE_LABEL: Final = "tissue_label"  # button: label the selection as the class (manual)
+TISSUE_CORRECT: Final = "tissue_correct"  # button: correct the selection's predictions to the class (corrected)
+TISSUE_ACCEPT: Final = "tissue_accept"  # button: accept the selection's predictions (accepted)
+TISSUE_CLEAR: Final = "tissue_clear"  # button: clear the selection's labels (new events, nothing deleted)
+TISSUE_DESELECT: Final = "tissue_deselect"  # button: empty the selection
+TISSUE_UNDO: Final = "tissue_undo"  # button: undo the last action (a whole region at once)
 
 # --- queue ------------------------------------------------------------------------------------
 QUEUE_CLASS_BUTTON: Final = "queue_label_{index}"  # button: label the current spot with class {index}
