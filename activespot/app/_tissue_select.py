@@ -22,7 +22,7 @@ from . import _data as D
 from . import _region as G
 from . import _state as S
 
-SELECTED_COLOR = [255, 255, 255, 175]  # a white veil over the selected items: no class colour is white
+VEIL = 0.6  # a selected item is drawn this much closer to white (no class colour is white), fully opaque
 _VIEW_PX = 760
 _ACTIONS = {
     "label": "Label as",
@@ -62,7 +62,22 @@ def apply_drawing(drawn: G.Drawn, *, xy: np.ndarray, grid, tile_of_item: np.ndar
     }
 
 
-def _figure(geometry: dict, overlay: str, selected: str | None, points: pd.DataFrame, *, opacity: float) -> object:
+def with_selection(codes: np.ndarray, palette: np.ndarray, selection: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The items' codes and palette with the selected items in a veiled copy of their colour.
+
+    One picture holds the colours and the selection: Plotly draws only one of several layout
+    images placed on exactly the same rectangle, and one picture is less to send anyway.
+    """
+    palette = np.asarray(palette, dtype=np.uint8)
+    veiled = palette.astype(np.float64)
+    veiled[:, :3] = veiled[:, :3] * (1 - VEIL) + 255 * VEIL
+    veiled[:, 3] = 255
+    shown = np.array(codes, dtype=np.uint8)
+    shown[selection] += len(palette)
+    return shown, np.vstack([palette, np.rint(veiled).astype(np.uint8)])
+
+
+def _figure(geometry: dict, overlay: str, points: pd.DataFrame, *, opacity: float) -> object:
     import plotly.graph_objects as go
 
     width, height = geometry["width"], geometry["height"]
@@ -70,9 +85,7 @@ def _figure(geometry: dict, overlay: str, selected: str | None, points: pd.DataF
     images = []
     if geometry["url"] is not None:
         images.append({**image, "source": geometry["url"], "layer": "below"})
-    images.append({**image, "source": overlay, "opacity": opacity, "layer": "below"})
-    if selected is not None:
-        images.append({**image, "source": selected, "layer": "below"})
+    images.append({**image, "source": overlay, "opacity": opacity, "layer": "above"})
     figure = go.Figure(
         go.Scattergl(
             x=points["x"],
@@ -154,16 +167,12 @@ def render_selection(
         tile_of_item=None if tiles is None else tiles.of_item,
     )
     selection = _selection()
-    selected_codes = np.zeros(len(table), dtype=np.uint8)
-    selected_codes[selection] = 1
+    shown, shown_palette = with_selection(codes, palette, selection)
     chart, side = st.columns([3, 1])
     with chart:
         figure = _figure(
             geometry,
-            D.item_overlay(path, codes, palette),
-            D.item_overlay(path, selected_codes, np.array([[0, 0, 0, 0], SELECTED_COLOR], dtype=np.uint8))
-            if selection.size
-            else None,
+            D.item_overlay(path, shown, shown_palette),
             _hover_points(table, geometry, has_round=has_round, tiles=tiles, tile_objects=tile_objects),
             opacity=opacity,
         )

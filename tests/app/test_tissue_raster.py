@@ -17,7 +17,7 @@ from PIL import Image
 from activespot.app import _data as D
 from activespot.app import _state as S
 from activespot.app._raster import fit_grid
-from activespot.app._tissue import COLOR_BY, NO_ROUND, TILES_PER_SIDE, raster_codes
+from activespot.app._tissue import COLOR_BY, NO_ROUND, TILES_PER_SIDE, UNCERTAIN_RGB, raster_codes
 from activespot.project import Project
 
 from .conftest import ANNOTATOR, open_app
@@ -198,7 +198,8 @@ def test_prediction_and_uncertainty_codes_follow_each_bin():
         D.hex_to_rgb("#0072B2"),
     ]
     codes, palette = raster_codes(table, "uncertainty", colours)
-    assert palette[codes[1]].tolist() == [180, 25, 40, 255]  # the least confident: darkest red
+    # The least confident is the ramp's darkest green, a colour neither stain of an H&E has.
+    assert palette[codes[1]].tolist() == [*UNCERTAIN_RGB, 255]
     assert palette[codes[3]].tolist() == palette[codes[2]].tolist() == [255, 255, 255, 255]  # sure, or no prediction
     codes, palette = raster_codes(table, "query", colours)
     assert codes.tolist() == [1, 2, 1, 1]

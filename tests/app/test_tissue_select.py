@@ -18,7 +18,7 @@ from activespot.app import _region as G
 from activespot.app import _state as S
 from activespot.project import Project
 
-from .conftest import ANNOTATOR, journal, open_app
+from .conftest import journal, open_app
 
 
 def _box(x0, x1, y0, y1) -> dict:
@@ -43,7 +43,8 @@ def test_the_shapes_drawn_come_back_as_polygons_and_a_bare_click_as_its_point():
     assert len(drawn.polygons) == 2
     assert drawn.clicked == []  # the points inside a box are the box's, not clicks
     click = G.drawn_shapes({"selection": {"points": [{"customdata": [7]}], "box": [], "lasso": []}})
-    assert click.clicked == [7] and not click.polygons
+    assert click.clicked == [7]
+    assert not click.polygons
     assert G.drawn_shapes(None).empty
     assert click.signature != drawn.signature
 
@@ -75,21 +76,29 @@ def test_a_click_adds_an_item_and_a_second_click_takes_it_out():
 
 def test_spots_are_painted_at_their_true_size_and_bins_follow_their_grid():
     index = R.disk_index(np.array([[20.0, 20.0], [60.0, 20.0]]), 10.0, 80, 40)
-    assert index[20, 20] == 0 and index[20, 60] == 1 and index[20, 40] == -1
+    assert index[20, 20] == 0
+    assert index[20, 60] == 1
+    assert index[20, 40] == -1
     assert abs((index == 0).sum() - np.pi * 100) < 0.05 * np.pi * 100
     rows, cols = np.divmod(np.arange(12), 4)
     grid = R.fit_grid(rows, cols, np.column_stack([cols * 10.0 + 5, rows * 10.0 + 5]))
     resampled = R.resampled_index(grid, 40, 30)
-    assert resampled[5, 5] == 0 and resampled[25, 35] == 11 and resampled[15, 12] == 5
-    picture = _decode(R.paint(resampled, np.arange(12) % 2 + 1, np.array([[0, 0, 0, 0], [255, 0, 0, 255], [0, 0, 255, 255]])))
+    assert resampled[5, 5] == 0
+    assert resampled[25, 35] == 11
+    assert resampled[15, 12] == 5
+    palette = np.array([[0, 0, 0, 0], [255, 0, 0, 255], [0, 0, 255, 255]])
+    picture = _decode(R.paint(resampled, np.arange(12) % 2 + 1, palette))
     assert picture.shape == (30, 40, 4)
-    assert picture[5, 5].tolist() == [255, 0, 0, 255] and picture[5, 15].tolist() == [0, 0, 255, 255]
+    assert picture[5, 5].tolist() == [255, 0, 0, 255]
+    assert picture[5, 15].tolist() == [0, 0, 255, 255]
 
 
 def test_the_selection_mix_counts_labels_and_predictions():
     table = pd.DataFrame({"label": ["A", "", "B", ""], "prediction": ["A", "A", "", "B"]})
     mix = G.selection_mix(table, np.array([0, 1, 3]), classes=["A", "B"])
-    assert mix.loc["A"].tolist() == [1, 2] and mix.loc["(none)", "labelled"] == 2 and mix.loc["B", "predicted"] == 1
+    assert mix.loc["A"].tolist() == [1, 2]
+    assert mix.loc["(none)", "labelled"] == 2
+    assert mix.loc["B", "predicted"] == 1
 
 
 # --- the page --------------------------------------------------------------------------------------
@@ -126,8 +135,10 @@ def test_a_box_labels_its_spots_in_one_action_and_one_undo_reverts_the_region(de
     assert not app.exception, app.exception
     events = journal(demo_project).iloc[len(before) :]
     barcodes = Project.open(demo_project).barcodes[inside]
-    assert set(events["item"]) == set(barcodes) and events["action_id"].nunique() == 1
-    assert set(events["label"]) == {classes[0]} and set(events["source"]) == {K.SOURCE_MANUAL}
+    assert set(events["item"]) == set(barcodes)
+    assert events["action_id"].nunique() == 1
+    assert set(events["label"]) == {classes[0]}
+    assert set(events["source"]) == {K.SOURCE_MANUAL}
     assert app.session_state[S.TISSUE_SELECTION] == []  # the selection is spent
     labels_after = Project.open(demo_project).labels()
 
@@ -147,7 +158,8 @@ def test_accept_and_correct_inside_a_region_keep_the_suggestions(demo_project):
     assert not app.exception, app.exception
     events = journal(demo_project)
     accepted = events[events["source"] == K.SOURCE_ACCEPTED]
-    assert len(accepted) == len(inside) and accepted["action_id"].nunique() == 1
+    assert len(accepted) == len(inside)
+    assert accepted["action_id"].nunique() == 1
     assert (accepted["label"] == accepted["suggested_label"]).all()
 
     box, inside = _selected_in_box(demo_project, fraction=0.6)
@@ -160,15 +172,17 @@ def test_accept_and_correct_inside_a_region_keep_the_suggestions(demo_project):
     app.button(key=S.TISSUE_CORRECT).click().run()
     assert not app.exception, app.exception
     corrected = journal(demo_project).query("source == 'corrected'")
-    assert corrected["action_id"].nunique() == 1 and set(corrected["label"]) == {target}
-    assert (corrected["suggested_label"] != target).all() and corrected["suggestion_confidence"].notna().all()
+    assert corrected["action_id"].nunique() == 1
+    assert set(corrected["label"]) == {target}
+    assert (corrected["suggested_label"] != target).all()
+    assert corrected["suggestion_confidence"].notna().all()
     assert len(corrected) == int((predicted["label"].reindex(barcodes) != target).sum())
 
 
 def test_clearing_a_region_adds_events_and_keeps_the_journal(demo_project):
     app = _select_page(demo_project)
     labelled = Project.open(demo_project).labels()
-    box, inside = _selected_in_box(demo_project, fraction=1.0)
+    box, _ = _selected_in_box(demo_project, fraction=1.0)
     app.session_state[S.TISSUE_SELECT] = box
     app.run()
     before = journal(demo_project)
@@ -191,8 +205,18 @@ def test_the_selection_view_paints_every_colouring_and_marks_the_selection(demo_
     (chart,) = app.get("plotly_chart")
     spec = json.loads(chart.proto.spec)
     images = spec["layout"]["images"]
-    assert images[0]["source"].startswith("data:image/jpeg")  # the H&E, then the spots, then the selection
-    assert len(images) == 3
+    assert images[0]["source"].startswith("data:image/jpeg")  # the H&E, then the spots with the selection
+    assert len(images) == 2
+    # Plotly draws one image per layer and rectangle: the spots must not share the H&E's layer.
+    assert images[0]["layer"] != images[1]["layer"]
+    overlay = _decode(images[1]["source"])
+    geometry = D.tissue_image.__wrapped__(str(demo_project))
+    pixel = np.floor(np.column_stack([geometry["x"], geometry["y"]]) - 0.5).astype(int)
+    alpha = overlay[pixel[:, 1], pixel[:, 0], 3]
+    chosen = np.zeros(len(alpha), dtype=bool)
+    chosen[inside] = True
+    assert (alpha[chosen] == 255).all()  # selected: opaque, veiled
+    assert (overlay[pixel[chosen, 1], pixel[chosen, 0], :3] >= int(255 * 0.6)).all()
     points = spec["data"][0]
     items = points["customdata"]  # Plotly sends a NumPy array as its bytes
     items = np.frombuffer(base64.b64decode(items["bdata"]), dtype=items["dtype"]) if "bdata" in items else items
