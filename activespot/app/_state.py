@@ -39,6 +39,7 @@ QUEUE_SKIP: Final = "queue_skip"  # button: show the next unlabelled spot first
 QUEUE_SKIPPED: Final = "queue_skipped"  # list of barcodes skipped in this session (view order only)
 QUEUE_CARD: Final = "queue_card_{barcode}"  # segmented control on a gallery card: label that spot
 QUEUE_UNDO: Final = "queue_undo"  # button: undo the last action
+QUEUE_REDO: Final = "queue_redo"  # button: redo the last undo
 QUEUE_SHOW_DONE: Final = "queue_show_done"  # toggle: include already labelled spots in the gallery
 
 # --- review -----------------------------------------------------------------------------------
@@ -53,6 +54,7 @@ REVIEW_TOP_N: Final = "review_top_n"  # number input: N for REVIEW_ACCEPT_TOP
 REVIEW_CORRECT_TO: Final = "review_correct_to"  # selectbox: class to correct the selected spots to
 REVIEW_CORRECT: Final = "review_correct"  # button: correct the selected spots
 REVIEW_UNDO: Final = "review_undo"  # button: undo the last action
+REVIEW_REDO: Final = "review_redo"  # button: redo the last undo
 
 # --- rounds -----------------------------------------------------------------------------------
 ROUNDS_RUN: Final = "rounds_run"  # button: train the next round
@@ -80,6 +82,9 @@ CONSISTENCY_RELABEL_TO: Final = "consistency_relabel_to"  # selectbox: class to 
 CONSISTENCY_RELABEL: Final = "consistency_relabel"  # button: re-label the selected spots
 CONSISTENCY_ACCEPT: Final = "consistency_accept"  # button: give the selected spots the model's class
 CONSISTENCY_UNDO: Final = "consistency_undo"  # button: undo the last action
+CONSISTENCY_REDO: Final = "consistency_redo"  # button: redo the last undo
+CELLS_UNDO: Final = "cells_undo"  # cells page button: undo the last action (an "Accept all" is one)
+CELLS_REDO: Final = "cells_redo"  # cells page button: redo the last undo
 CONSISTENCY_DOWNLOAD: Final = "consistency_download"  # download button: the disputed labels as a Loupe CSV
 
 # --- classes ----------------------------------------------------------------------------------

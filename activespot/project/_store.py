@@ -335,6 +335,11 @@ class LabelStore:
         """Every label event, oldest first (the journal as a table)."""
         return pd.read_sql_query(f"SELECT * FROM {K.EVENTS_TABLE} ORDER BY {K.COL_ID}", self._conn)
 
+    def action_events(self, action: int) -> pd.DataFrame:
+        """The label events of one action (the columns of :meth:`events`), oldest first."""
+        query = f"SELECT * FROM {K.EVENTS_TABLE} WHERE {K.COL_ACTION_ID} = ? ORDER BY {K.COL_ID}"
+        return pd.read_sql_query(query, self._conn, params=(action,))
+
     def actions(self) -> pd.DataFrame:
         """Every action (a batch of events, a class change or an undo), oldest first."""
         return pd.read_sql_query(f"SELECT * FROM {K.ACTIONS_TABLE} ORDER BY {K.COL_ID}", self._conn)
