@@ -3,10 +3,54 @@
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from .. import _constants as K
 from ..project import Project, annotator_workload, round_history
+
+# Okabe-Ito (colour-blind safe); undone is grey with a dashed outline, unlike any colour of a label that stands.
+SOURCE_COLORS = {
+    K.SOURCE_MANUAL: "#0072B2",
+    K.SOURCE_ACCEPTED: "#009E73",
+    K.SOURCE_CORRECTED: "#E69F00",
+    K.SOURCE_IMPORTED: "#CC79A7",
+    "undone": "#BBBBBB",
+}
+_BAR_PX = 18  # each bar's thickness, whatever the number of annotators and sources
+
+
+def source_chart(table: pd.DataFrame) -> alt.LayerChart | None:
+    """Events per annotator and source, one bar each with its count; ``None`` when there is none to draw.
+
+    ``table`` is :func:`~activespot.project.annotator_workload`'s. Bars are grouped, not stacked,
+    so a source with few events is a bar of its own with its number beside it, not a sliver.
+    """
+    sources = list(SOURCE_COLORS)
+    long = table[sources].reset_index().melt("annotator", var_name="source", value_name="events")
+    long = long[long["events"] > 0]
+    if long.empty:
+        return None
+    colour = alt.Color(
+        "source:N",
+        scale=alt.Scale(domain=sources, range=list(SOURCE_COLORS.values())),
+        legend=alt.Legend(orient="bottom", direction="horizontal", columns=len(sources), labelLimit=0, title=None),
+    )
+    undone = alt.datum.source == "undone"
+    base = alt.Chart(long).encode(
+        y=alt.Y("annotator:N", title=None),
+        yOffset=alt.YOffset("source:N", sort=sources, scale=alt.Scale(domain=sources)),
+        x=alt.X("events:Q", title="events", axis=alt.Axis(format="d", tickMinStep=1)),
+        tooltip=["annotator", "source", alt.Tooltip("events:Q", format=",d")],
+    )
+    bars = base.mark_bar(size=_BAR_PX - 4, stroke="#555555").encode(
+        color=colour,
+        strokeDash=alt.condition(undone, alt.value([3, 2]), alt.value([1, 0])),
+        strokeWidth=alt.condition(undone, alt.value(1), alt.value(0)),
+        opacity=alt.condition(undone, alt.value(0.6), alt.value(1.0)),
+    )
+    counts = base.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("events:Q", format=",d"))
+    return alt.layer(bars, counts).properties(height=alt.Step(_BAR_PX, **{"for": "offset"}))
 
 
 def render_workload(project: Project, *, annotator: str) -> None:
@@ -26,28 +70,12 @@ def render_workload(project: Project, *, annotator: str) -> None:
     c.metric("Your labels / minute", "—" if rate != rate else f"{rate:.1f}")
     d.metric("Annotators", len(table))
 
-    long = table[[K.SOURCE_MANUAL, K.SOURCE_ACCEPTED, K.SOURCE_CORRECTED, K.SOURCE_IMPORTED, "undone"]]
-    long = long.reset_index().melt("annotator", var_name="source", value_name="events")
     st.subheader("Labels by source")
-    colors = {
-        "manual": "#0072B2",
-        "accepted": "#009E73",
-        "corrected": "#E69F00",
-        "imported": "#999999",
-        "undone": "#D55E00",
-    }
-    st.altair_chart(
-        alt.Chart(long)
-        .mark_bar()
-        .encode(
-            y=alt.Y("annotator:N", title=None),
-            x=alt.X("events:Q", title="events"),
-            color=alt.Color("source:N", scale=alt.Scale(domain=list(colors), range=list(colors.values()))),
-            tooltip=["annotator", "source", "events"],
-        )
-        .properties(height=40 * len(table) + 40),
-        width="stretch",
-    )
+    chart = source_chart(table)
+    if chart is None:
+        st.info("No label events to chart yet.")
+    else:
+        st.altair_chart(chart, width="stretch")
     st.dataframe(
         table.reset_index(),
         hide_index=True,
