@@ -520,3 +520,10 @@ def _redo_then(project_path: str, annotator: str, then: Any) -> None:
     redo_last(project_path, annotator=annotator)
     if then is not None:
         then()
+
+
+def count_axis(**properties: Any) -> Any:
+    """An altair axis for counts: whole numbers only (Vega still puts a tick at 0.5 when the largest count is 1)."""
+    import altair as alt
+
+    return alt.Axis(format="d", tickMinStep=1, labelExpr="datum.value % 1 ? '' : datum.label", **properties)

@@ -16,7 +16,7 @@ def class_chart(counts: dict[str, int], colors: dict[str, str]) -> alt.LayerChar
     """One bar per class in its colour with its count beside it; an integer axis (counts are whole)."""
     data = pd.DataFrame({"class": list(counts), "spots": list(counts.values())})
     base = alt.Chart(data).encode(
-        x=alt.X("spots:Q", title="labelled spots", axis=alt.Axis(format="d", tickMinStep=1)),
+        x=alt.X("spots:Q", title="labelled spots", axis=D.count_axis()),
         y=alt.Y("class:N", sort=list(counts), title=None),
         tooltip=["class", alt.Tooltip("spots:Q", format=",d")],
     )

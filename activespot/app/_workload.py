@@ -8,6 +8,7 @@ import streamlit as st
 
 from .. import _constants as K
 from ..project import Project, annotator_workload, round_history
+from . import _data as D
 
 # Okabe-Ito (colour-blind safe); undone is grey with a dashed outline, unlike any colour of a label that stands.
 SOURCE_COLORS = {
@@ -17,40 +18,43 @@ SOURCE_COLORS = {
     K.SOURCE_IMPORTED: "#CC79A7",
     "undone": "#BBBBBB",
 }
-_BAR_PX = 18  # each bar's thickness, whatever the number of annotators and sources
+_BAR_PX = 22  # each annotator's row in a panel, whatever the number of annotators
+_PANEL_PX = 130  # each source's panel
 
 
-def source_chart(table: pd.DataFrame) -> alt.LayerChart | None:
-    """Events per annotator and source, one bar each with its count; ``None`` when there is none to draw.
+def source_chart(table: pd.DataFrame) -> alt.FacetChart | None:
+    """Events per annotator, a panel per source with its own scale; ``None`` when there is no event to draw.
 
-    ``table`` is :func:`~activespot.project.annotator_workload`'s. Bars are grouped, not stacked,
-    so a source with few events is a bar of its own with its number beside it, not a sliver.
+    ``table`` is :func:`~activespot.project.annotator_workload`'s. A panel per source, each on its
+    own integer axis, so 12 corrections beside 3,000 imports are a bar, not a one-pixel sliver, and
+    every count is written beside its bar; the panels' titles name the sources in full (no legend
+    to cut off). A source nobody has is left out.
     """
-    sources = list(SOURCE_COLORS)
-    long = table[sources].reset_index().melt("annotator", var_name="source", value_name="events")
-    long = long[long["events"] > 0]
-    if long.empty:
+    present = [source for source in SOURCE_COLORS if table[source].sum() > 0]
+    if not present:
         return None
-    colour = alt.Color(
-        "source:N",
-        scale=alt.Scale(domain=sources, range=list(SOURCE_COLORS.values())),
-        legend=alt.Legend(orient="bottom", direction="horizontal", columns=len(sources), labelLimit=0, title=None),
-    )
+    long = table[present].reset_index().melt("annotator", var_name="source", value_name="events")
     undone = alt.datum.source == "undone"
-    base = alt.Chart(long).encode(
+    base = alt.Chart().encode(
         y=alt.Y("annotator:N", title=None),
-        yOffset=alt.YOffset("source:N", sort=sources, scale=alt.Scale(domain=sources)),
-        x=alt.X("events:Q", title="events", axis=alt.Axis(format="d", tickMinStep=1)),
+        x=alt.X("events:Q", title=None, axis=D.count_axis(tickCount=3)),
         tooltip=["annotator", "source", alt.Tooltip("events:Q", format=",d")],
     )
-    bars = base.mark_bar(size=_BAR_PX - 4, stroke="#555555").encode(
-        color=colour,
+    scale = alt.Scale(domain=list(SOURCE_COLORS), range=list(SOURCE_COLORS.values()))
+    bars = base.mark_bar(size=_BAR_PX - 6, stroke="#555555").encode(
+        color=alt.Color("source:N", scale=scale, legend=None),
         strokeDash=alt.condition(undone, alt.value([3, 2]), alt.value([1, 0])),
         strokeWidth=alt.condition(undone, alt.value(1), alt.value(0)),
         opacity=alt.condition(undone, alt.value(0.6), alt.value(1.0)),
     )
     counts = base.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("events:Q", format=",d"))
-    return alt.layer(bars, counts).properties(height=alt.Step(_BAR_PX, **{"for": "offset"}))
+    header = alt.Header(labelFontWeight="bold", labelFontSize=12, labelLimit=0)
+    return (
+        alt.layer(bars, counts, data=long)
+        .properties(width=_PANEL_PX, height=alt.Step(_BAR_PX))
+        .facet(column=alt.Column("source:N", sort=present, title=None, header=header))
+        .resolve_scale(x="independent")
+    )
 
 
 def render_workload(project: Project, *, annotator: str) -> None:
@@ -75,7 +79,7 @@ def render_workload(project: Project, *, annotator: str) -> None:
     if chart is None:
         st.info("No label events to chart yet.")
     else:
-        st.altair_chart(chart, width="stretch")
+        st.altair_chart(chart, width="content")  # panels of a set width: a facet cannot stretch
     st.dataframe(
         table.reset_index(),
         hide_index=True,

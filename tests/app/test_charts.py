@@ -21,6 +21,7 @@ def _specs(app) -> list[dict]:
 def _count_axis(encoding: dict) -> None:
     axis = encoding["x"]["axis"]
     assert (axis["format"], axis["tickMinStep"]) == ("d", 1)  # never "0.000000" or 2.5 labels
+    assert "% 1" in axis["labelExpr"]  # nor the "1" Vega writes under a tick at 0.5
 
 
 def test_overview_counts_classes_on_an_integer_axis_with_bars_of_a_set_size(demo_project):
@@ -52,28 +53,29 @@ def test_workload_chart_keeps_every_source_readable_and_undone_apart(demo_projec
     app = open_app(demo_project, annotator="demo", page="workload")
     assert not app.exception, app.exception
     (spec,) = _specs(app)
-    bars, text = spec["layer"]
+    assert spec["facet"]["column"]["field"] == "source"  # a panel per source, each on its own scale:
+    assert spec["resolve"]["scale"]["x"] == "independent"  # 1 correction beside 53 imports is a bar
+    assert spec["facet"]["column"]["header"]["labelLimit"] == 0  # the panels name the sources in full
+    assert spec["facet"]["column"]["sort"] == ["corrected", "imported", "undone"]  # the accept was undone
+    assert spec["spec"]["height"] == {"step": 22}  # a row per annotator, whatever their number
+    bars, text = spec["spec"]["layer"]
     encoding = bars["encoding"]
     _count_axis(encoding)
-    legend = encoding["color"]["legend"]
-    assert legend["orient"] == "bottom"
-    assert legend["labelLimit"] == 0
+    assert encoding["color"]["legend"] is None
     scale = encoding["color"]["scale"]
     colours = dict(zip(scale["domain"], scale["range"], strict=True))
     assert colours == SOURCE_COLORS
     assert len(set(colours.values())) == len(colours)
-    assert colours["undone"] == "#BBBBBB"
+    assert colours["undone"] == "#BBBBBB"  # grey, not another orange beside corrected
     assert colours["corrected"] == "#E69F00"
     assert "undone" in encoding["strokeDash"]["condition"]["test"]  # and outlined with dashes
-    assert encoding["yOffset"]["field"] == "source"  # grouped, not stacked: a small count is a bar of its own
-    assert spec["height"] == {"step": 18, "for": "offset"}
     assert bars["mark"]["size"] > 10
     assert text["encoding"]["text"]["field"] == "events"
 
 
-def test_workload_chart_draws_no_zero_bars_and_is_none_without_events():
+def test_workload_chart_leaves_out_sources_nobody_has_and_is_none_without_events():
     table = pd.DataFrame(0, index=pd.Index(["ana", "ben"], name="annotator"), columns=list(SOURCE_COLORS))
     assert source_chart(table) is None
     table.loc["ana", "manual"] = 3
-    drawn = source_chart(table).data  # altair moves the layers' one table up
-    assert drawn[["annotator", "source", "events"]].values.tolist() == [["ana", "manual", 3]]
+    drawn = source_chart(table).data
+    assert drawn[["annotator", "source", "events"]].values.tolist() == [["ana", "manual", 3], ["ben", "manual", 0]]
