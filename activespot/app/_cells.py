@@ -224,7 +224,7 @@ def render_cells(project, *, annotator: str) -> None:
         disabled=not annotator,
         help=f"Take back your last action ({D.UNDO_SHORTCUT}): a label, or every cell of an Accept all at once.",
     )
-    D.redo_button(redo, S.CELLS_REDO, str(project.path), annotator=annotator, then=_new_chart)
+    D.redo_button(redo, S.CELLS_REDO, project, annotator=annotator, then=_new_chart)
 
     st.subheader("Workload")
     overall = workload(project.store, by="all")

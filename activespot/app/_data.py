@@ -502,16 +502,19 @@ def redo_last(project_path: str, *, annotator: str) -> None:
     flash("success", _what(store, redone, "Redid"))
 
 
-def redo_button(where: Any, key: str, project_path: str, *, annotator: str, then: Any = None) -> None:
-    """A Redo button in ``where`` (a column or ``st``) next to an Undo button; ``then()`` runs after the redo."""
+def redo_button(where: Any, key: str, project: Project, *, annotator: str, then: Any = None) -> None:
+    """A Redo button in ``where`` (a column or ``st``) next to an Undo button; ``then()`` runs after the redo.
+
+    Disabled while ``annotator`` has nothing to redo (no undo since their last label).
+    """
     where.button(
         "Redo",
         key=key,
         icon=":material/redo:",
         on_click=_redo_then,
-        args=(project_path, annotator, then),
+        args=(str(project.path), annotator, then),
         shortcut=REDO_SHORTCUT,
-        disabled=not annotator,
+        disabled=not annotator or project.store.redoable(annotator) is None,
         help=f"Give back what your last undo took ({REDO_SHORTCUT}); a new label of yours ends what can be redone.",
     )
 

@@ -104,7 +104,7 @@ def render_queue(project: Project, *, annotator: str) -> None:
                 shortcut=D.UNDO_SHORTCUT,
                 disabled=not annotator,
             )
-            D.redo_button(tools[2], S.QUEUE_REDO, path, annotator=annotator)
+            D.redo_button(tools[2], S.QUEUE_REDO, project, annotator=annotator)
 
     st.markdown(D.legend_html({c: int((table["label"] == c).sum()) for c in classes}, colors), unsafe_allow_html=True)
     show_done = st.toggle("Show labelled spots too", key=S.QUEUE_SHOW_DONE)

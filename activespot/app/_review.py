@@ -161,7 +161,7 @@ def render_review(project: Project, *, annotator: str) -> None:
         disabled=not annotator,
         shortcut=D.UNDO_SHORTCUT,
     )
-    D.redo_button(undo, S.REVIEW_REDO, path, annotator=annotator, then=_clear_selection)
+    D.redo_button(undo, S.REVIEW_REDO, project, annotator=annotator, then=_clear_selection)
     st.caption(
         "Accepted labels are stored as *accepted*, corrections as *corrected*, both with the model's "
         "suggestion and confidence; undo reverts your last action with new events, and redo gives it back."

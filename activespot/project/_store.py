@@ -290,20 +290,24 @@ class LabelStore:
             msg = "an annotator name is required to redo"
             raise ValueError(msg)
         with self._write():
-            row = self._conn.execute(
-                f"SELECT u.{K.COL_ID} FROM {K.ACTIONS_TABLE} u WHERE u.{K.COL_KIND} = ? AND u.{K.COL_ANNOTATOR} = ? "
-                f"AND NOT EXISTS (SELECT 1 FROM {K.ACTIONS_TABLE} r WHERE r.{K.COL_UNDOES} = u.{K.COL_ID}) "
-                f"AND u.{K.COL_ID} > (SELECT COALESCE(MAX(a.{K.COL_ID}), 0) FROM {K.ACTIONS_TABLE} a "
-                f"WHERE a.{K.COL_ANNOTATOR} = u.{K.COL_ANNOTATOR} AND a.{K.COL_KIND} NOT IN (?, ?) "
-                f"AND EXISTS (SELECT 1 FROM {K.EVENTS_TABLE} e WHERE e.{K.COL_ACTION_ID} = a.{K.COL_ID})) "
-                f"ORDER BY u.{K.COL_ID} DESC LIMIT 1",
-                (K.SOURCE_UNDO, annotator, K.SOURCE_UNDO, K.ACTION_REDO),
-            ).fetchone()
-            if row is None:
+            undo = self.redoable(annotator)
+            if undo is None:
                 return None
-            undo = int(row[0])
             self._revert(undo, K.ACTION_REDO, annotator)
             return self.label_action(undo)
+
+    def redoable(self, annotator: str) -> int | None:
+        """The undo :meth:`redo` would revert now for ``annotator`` (``None``: nothing to redo)."""
+        row = self._conn.execute(
+            f"SELECT u.{K.COL_ID} FROM {K.ACTIONS_TABLE} u WHERE u.{K.COL_KIND} = ? AND u.{K.COL_ANNOTATOR} = ? "
+            f"AND NOT EXISTS (SELECT 1 FROM {K.ACTIONS_TABLE} r WHERE r.{K.COL_UNDOES} = u.{K.COL_ID}) "
+            f"AND u.{K.COL_ID} > (SELECT COALESCE(MAX(a.{K.COL_ID}), 0) FROM {K.ACTIONS_TABLE} a "
+            f"WHERE a.{K.COL_ANNOTATOR} = u.{K.COL_ANNOTATOR} AND a.{K.COL_KIND} NOT IN (?, ?) "
+            f"AND EXISTS (SELECT 1 FROM {K.EVENTS_TABLE} e WHERE e.{K.COL_ACTION_ID} = a.{K.COL_ID})) "
+            f"ORDER BY u.{K.COL_ID} DESC LIMIT 1",
+            (K.SOURCE_UNDO, annotator, K.SOURCE_UNDO, K.ACTION_REDO),
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def _revert(self, target: int, kind: str, annotator: str) -> None:
         """Record an action of ``kind`` reverting ``target``: each of its items back to the label it had before."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from activespot import _constants as K
 from activespot.app import _state as S
@@ -31,8 +32,26 @@ def test_queue_undo_names_the_spot_and_class_and_redo_gives_the_label_back(demo_
     assert not app.exception, app.exception
     assert f"Redid: {focus} → {button.label} (manual)" in _toasts(app)
     assert Project.open(demo_project).labels()[focus] == button.label
-    app.button(key=S.QUEUE_REDO).click().run()  # nothing more to redo
-    assert any("Nothing of" in t and "to redo" in t for t in _toasts(app))
+    assert app.button(key=S.QUEUE_REDO).disabled  # nothing more to redo
+    app.button(key=S.QUEUE_UNDO).click().run()
+    assert not app.button(key=S.QUEUE_REDO).disabled
+    app.button(key=S.class_button_key(1)).click().run()  # a new label: the undo can no longer be redone
+    assert app.button(key=S.QUEUE_REDO).disabled
+
+
+def _redo_as_nobody(project_path: str) -> None:
+    from activespot.app import _data as D
+
+    D.redo_last(project_path, annotator="nobody")  # what a stale button in a second tab would do
+    D.show_flash()
+
+
+def test_redo_with_nothing_to_redo_says_so_and_stores_nothing(demo_project):
+    before = len(journal(demo_project))
+    app = AppTest.from_function(_redo_as_nobody, args=(str(demo_project),), default_timeout=60).run()
+    assert not app.exception, app.exception
+    assert _toasts(app) == ["Nothing of nobody's to redo: only undos since your last label can be redone."]
+    assert len(journal(demo_project)) == before
 
 
 def test_review_undo_of_an_accept_names_the_classes_and_undo_undo_redo_redo_works(demo_project):
