@@ -2,10 +2,10 @@
 
 Nothing is ever updated or deleted (triggers refuse it). The current label of an item is its
 newest event; an undo is a new event that restores the label an item had before the undone
-action; renaming or merging a class is a class event that maps old names onto new ones when
-labels are read. Every write is one ``BEGIN IMMEDIATE`` transaction, so a process killed at any
-moment leaves either the whole action or none of it, and two processes writing at once wait for
-each other instead of losing labels.
+action, and a redo an undo of that undo; renaming or merging a class is a class event that maps
+old names onto new ones when labels are read. Every write is one ``BEGIN IMMEDIATE``
+transaction, so a process killed at any moment leaves either the whole action or none of it, and
+two processes writing at once wait for each other instead of losing labels.
 """
 
 from __future__ import annotations

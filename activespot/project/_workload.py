@@ -106,7 +106,8 @@ def workload(store: LabelStore, *, by: str = "annotator") -> pd.DataFrame:
     pandas.DataFrame
         One row per group (index ``annotator``, ``region`` or ``all``) with ``labels`` (current
         labels given, see :func:`label_givers`), ``manual``, ``accepted``, ``corrected``,
-        ``imported`` (events of actions not undone), ``undone`` (events of undone actions),
+        ``imported`` (events of actions not undone; a redone action is not undone), ``undone``
+        (events of undone actions),
         ``suggestions_shown`` (manual, accepted or corrected events given with the model's
         suggestion on screen), ``acceptance`` (accepted / shown), ``workload`` (corrected / shown)
         and ``workload_reduction`` (1 − workload); ratios are ``NaN`` when nothing was shown.
