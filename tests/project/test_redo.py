@@ -73,7 +73,6 @@ def test_redo_is_recorded_with_the_sources_old_databases_allow(store):
     actions = store.actions()
     redo = actions.iloc[-1]
     assert (redo["kind"], int(redo["undoes"])) == (K.ACTION_REDO, int(actions.iloc[-2]["id"]))
-    assert int(store._meta("schema_version")) == 1  # no migration: old activespot versions still open it
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         store._conn.execute("DELETE FROM actions")
 
