@@ -467,7 +467,7 @@ def _what(store, action: int, verb: str) -> str:
     """What ``action`` labelled: "Undid: AAAC…-1 → L3 (manual)", "Undid 312 labels (accepted: L2 ×300, WM ×12)"."""
     given = store.action_events(action)
     source = store.actions().set_index(K.COL_ID).loc[store.label_action(action), K.COL_KIND]
-    labels = given[K.COL_LABEL].fillna("(no label)")
+    labels = given[K.COL_LABEL].fillna("cleared")
     if len(given) == 1:
         item = str(given[K.COL_ITEM].iloc[0])
         item = item if len(item) <= _ITEM_CHARS else item[: _ITEM_CHARS - 1] + "…"
@@ -502,10 +502,11 @@ def redo_last(project_path: str, *, annotator: str) -> None:
     flash("success", _what(store, redone, "Redid"))
 
 
-def redo_button(where: Any, key: str, project: Project, *, annotator: str, then: Any = None) -> None:
+def redo_button(where: Any, key: str, project: Project, *, annotator: str, then: Any = None, **button: Any) -> None:
     """A Redo button in ``where`` (a column or ``st``) next to an Undo button; ``then()`` runs after the redo.
 
-    Disabled while ``annotator`` has nothing to redo (no undo since their last label).
+    Disabled while ``annotator`` has nothing to redo (no undo since their last label); ``button``
+    are more arguments of ``st.button`` (``width``).
     """
     where.button(
         "Redo",
@@ -516,6 +517,7 @@ def redo_button(where: Any, key: str, project: Project, *, annotator: str, then:
         shortcut=REDO_SHORTCUT,
         disabled=not annotator or project.store.redoable(annotator) is None,
         help=f"Give back what your last undo took ({REDO_SHORTCUT}); a new label of yours ends what can be redone.",
+        **button,
     )
 
 

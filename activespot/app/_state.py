@@ -32,6 +32,7 @@ TISSUE_ACCEPT: Final = "tissue_accept"  # button: accept the selection's predict
 TISSUE_CLEAR: Final = "tissue_clear"  # button: clear the selection's labels (new events, nothing deleted)
 TISSUE_DESELECT: Final = "tissue_deselect"  # button: empty the selection
 TISSUE_UNDO: Final = "tissue_undo"  # button: undo the last action (a whole region at once)
+TISSUE_REDO: Final = "tissue_redo"  # button: redo the last undo
 
 # --- queue ------------------------------------------------------------------------------------
 QUEUE_CLASS_BUTTON: Final = "queue_label_{index}"  # button: label the current spot with class {index}

@@ -107,3 +107,24 @@ def test_cells_undo_after_accept_all_reverts_every_label_in_one_click_and_redo_r
     assert any(t.startswith(f"Redid {n} labels (accepted: ") for t in _toasts(app))
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Labels"] == str(len(accepted))  # the redone labels count once
+
+
+def test_tissue_region_undo_names_the_classes_and_redo_relabels_the_whole_region(demo_project):
+    from .test_tissue_select import _select_page, _selected_in_box
+
+    app = _select_page(demo_project)
+    box, inside = _selected_in_box(demo_project)
+    app.session_state[S.TISSUE_SELECT] = box
+    app.run()
+    classes = Project.open(demo_project).store.classes()
+    app.selectbox(key=S.TISSUE_CLASS).set_value(classes[0]).run()
+    app.button(key=S.TISSUE_LABEL).click().run()
+    labelled = Project.open(demo_project).labels()
+    assert app.button(key=S.TISSUE_REDO).disabled
+
+    app.button(key=S.TISSUE_UNDO).click().run()
+    assert f"Undid {len(inside):,} labels (manual: {classes[0]} ×{len(inside):,})" in _toasts(app)
+    app.button(key=S.TISSUE_REDO).click().run()
+    assert not app.exception, app.exception
+    assert f"Redid {len(inside):,} labels (manual: {classes[0]} ×{len(inside):,})" in _toasts(app)
+    assert Project.open(demo_project).labels().sort_index().equals(labelled.sort_index())
