@@ -457,15 +457,78 @@ def clear_labels(project_path: str, barcodes: list[str], *, annotator: str) -> N
     flash("success", f"Cleared the labels of {len(barcodes)} spot{'s' if len(barcodes) != 1 else ''}")
 
 
+UNDO_SHORTCUT = "U"  # every Undo button's key (C and R are Streamlit's own)
+REDO_SHORTCUT = "Shift+U"  # every Redo button's key
+_ITEM_CHARS = 24  # an item id longer than this is cut in a message (a Visium barcode is 18)
+_CLASSES_NAMED = 5  # an undo or redo message names at most this many classes
+
+
+def _what(store, action: int, verb: str) -> str:
+    """What ``action`` labelled: "Undid: AAAC…-1 → L3 (manual)", "Undid 312 labels (accepted: L2 ×300, WM ×12)"."""
+    given = store.action_events(action)
+    source = store.actions().set_index(K.COL_ID).loc[store.label_action(action), K.COL_KIND]
+    labels = given[K.COL_LABEL].fillna("cleared")
+    if len(given) == 1:
+        item = str(given[K.COL_ITEM].iloc[0])
+        item = item if len(item) <= _ITEM_CHARS else item[: _ITEM_CHARS - 1] + "…"
+        return f"{verb}: {item} → {labels.iloc[0]} ({source})"
+    counts = labels.value_counts()
+    shown = ", ".join(f"{label} ×{n:,}" for label, n in counts.head(_CLASSES_NAMED).items())
+    more = f", {len(counts) - _CLASSES_NAMED} more classes" if len(counts) > _CLASSES_NAMED else ""
+    return f"{verb} {len(given):,} labels ({source}: {shown}{more})"
+
+
 def undo_last(project_path: str, *, annotator: str) -> None:
-    """Undo this annotator's newest action (never someone else's)."""
+    """Undo this annotator's newest action (never someone else's); the message names its spots and classes."""
     if not _need_annotator(annotator):
         return
-    project = open_project(project_path)
-    undone = project.store.undo(annotator=annotator, only_own=True)
+    store = open_project(project_path, wait=False).store
+    undone = store.undo(annotator=annotator, only_own=True)
     if undone is None:
         flash("info", f"Nothing of {annotator}'s to undo.")
         return
-    events = project.store.events()
-    n = int((events["action_id"] == undone).sum())
-    flash("success", f"Undid your last action ({n} label{'s' if n != 1 else ''}).")
+    flash("success", _what(store, undone, "Undid"))
+
+
+def redo_last(project_path: str, *, annotator: str) -> None:
+    """Redo this annotator's newest undo (until they label again); the message names its spots and classes."""
+    if not _need_annotator(annotator):
+        return
+    store = open_project(project_path, wait=False).store
+    redone = store.redo(annotator=annotator)
+    if redone is None:
+        flash("info", f"Nothing of {annotator}'s to redo: only undos since your last label can be redone.")
+        return
+    flash("success", _what(store, redone, "Redid"))
+
+
+def redo_button(where: Any, key: str, project: Project, *, annotator: str, then: Any = None, **button: Any) -> None:
+    """A Redo button in ``where`` (a column or ``st``) next to an Undo button; ``then()`` runs after the redo.
+
+    Disabled while ``annotator`` has nothing to redo (no undo since their last label); ``button``
+    are more arguments of ``st.button`` (``width``).
+    """
+    where.button(
+        "Redo",
+        key=key,
+        icon=":material/redo:",
+        on_click=_redo_then,
+        args=(str(project.path), annotator, then),
+        shortcut=REDO_SHORTCUT,
+        disabled=not annotator or project.store.redoable(annotator) is None,
+        help=f"Give back what your last undo took ({REDO_SHORTCUT}); a new label of yours ends what can be redone.",
+        **button,
+    )
+
+
+def _redo_then(project_path: str, annotator: str, then: Any) -> None:
+    redo_last(project_path, annotator=annotator)
+    if then is not None:
+        then()
+
+
+def count_axis(**properties: Any) -> Any:
+    """An altair axis for counts: whole numbers only (Vega still puts a tick at 0.5 when the largest count is 1)."""
+    import altair as alt
+
+    return alt.Axis(format="d", tickMinStep=1, labelExpr="datum.value % 1 ? '' : datum.label", **properties)

@@ -159,9 +159,10 @@ def render_review(project: Project, *, annotator: str) -> None:
         on_click=_undo,
         args=(path, annotator),
         disabled=not annotator,
-        shortcut="U",
+        shortcut=D.UNDO_SHORTCUT,
     )
+    D.redo_button(undo, S.REVIEW_REDO, project, annotator=annotator, then=_clear_selection)
     st.caption(
         "Accepted labels are stored as *accepted*, corrections as *corrected*, both with the model's "
-        "suggestion and confidence; undo reverts your last action with new events."
+        "suggestion and confidence; undo reverts your last action with new events, and redo gives it back."
     )

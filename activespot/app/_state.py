@@ -32,6 +32,7 @@ TISSUE_ACCEPT: Final = "tissue_accept"  # button: accept the selection's predict
 TISSUE_CLEAR: Final = "tissue_clear"  # button: clear the selection's labels (new events, nothing deleted)
 TISSUE_DESELECT: Final = "tissue_deselect"  # button: empty the selection
 TISSUE_UNDO: Final = "tissue_undo"  # button: undo the last action (a whole region at once)
+TISSUE_REDO: Final = "tissue_redo"  # button: redo the last undo
 
 # --- queue ------------------------------------------------------------------------------------
 QUEUE_CLASS_BUTTON: Final = "queue_label_{index}"  # button: label the current spot with class {index}
@@ -39,6 +40,7 @@ QUEUE_SKIP: Final = "queue_skip"  # button: show the next unlabelled spot first
 QUEUE_SKIPPED: Final = "queue_skipped"  # list of barcodes skipped in this session (view order only)
 QUEUE_CARD: Final = "queue_card_{barcode}"  # segmented control on a gallery card: label that spot
 QUEUE_UNDO: Final = "queue_undo"  # button: undo the last action
+QUEUE_REDO: Final = "queue_redo"  # button: redo the last undo
 QUEUE_SHOW_DONE: Final = "queue_show_done"  # toggle: include already labelled spots in the gallery
 
 # --- review -----------------------------------------------------------------------------------
@@ -53,6 +55,7 @@ REVIEW_TOP_N: Final = "review_top_n"  # number input: N for REVIEW_ACCEPT_TOP
 REVIEW_CORRECT_TO: Final = "review_correct_to"  # selectbox: class to correct the selected spots to
 REVIEW_CORRECT: Final = "review_correct"  # button: correct the selected spots
 REVIEW_UNDO: Final = "review_undo"  # button: undo the last action
+REVIEW_REDO: Final = "review_redo"  # button: redo the last undo
 
 # --- rounds -----------------------------------------------------------------------------------
 ROUNDS_RUN: Final = "rounds_run"  # button: train the next round
@@ -80,6 +83,9 @@ CONSISTENCY_RELABEL_TO: Final = "consistency_relabel_to"  # selectbox: class to 
 CONSISTENCY_RELABEL: Final = "consistency_relabel"  # button: re-label the selected spots
 CONSISTENCY_ACCEPT: Final = "consistency_accept"  # button: give the selected spots the model's class
 CONSISTENCY_UNDO: Final = "consistency_undo"  # button: undo the last action
+CONSISTENCY_REDO: Final = "consistency_redo"  # button: redo the last undo
+CELLS_UNDO: Final = "cells_undo"  # cells page button: undo the last action (an "Accept all" is one)
+CELLS_REDO: Final = "cells_redo"  # cells page button: redo the last undo
 CONSISTENCY_DOWNLOAD: Final = "consistency_download"  # download button: the disputed labels as a Loupe CSV
 
 # --- classes ----------------------------------------------------------------------------------

@@ -205,7 +205,7 @@ def _selection_panel(
         _region_actions(project, table, selection, classes, annotator=annotator)
     else:
         st.caption("Nothing selected yet: draw on the tissue.")
-    left, right = st.columns(2)
+    left, right, again = st.columns(3)
     left.button(
         "Deselect", key=S.TISSUE_DESELECT, on_click=_set_selection, args=(np.empty(0),), disabled=not n, width="stretch"
     )
@@ -217,9 +217,10 @@ def _selection_panel(
         args=(path,),
         kwargs={"annotator": annotator},
         disabled=not annotator,
-        shortcut="U",
+        shortcut=D.UNDO_SHORTCUT,
         width="stretch",
     )
+    D.redo_button(again, S.TISSUE_REDO, project, annotator=annotator, width="stretch")
 
 
 def _region_actions(
