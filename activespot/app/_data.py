@@ -56,6 +56,8 @@ UNLABELLED_COLOR = "#D9D9D9"
 VIEWS = Path(__file__).resolve().parent / "views"  # one small file per page (not "pages/": Streamlit's v1 folder)
 CROP_SIZE = 168  # gallery crop side in screen pixels
 CROP_CONTEXT = 3.0  # crop side as a multiple of the spot diameter (the ring marks the spot)
+WIDE_CONTEXT = 12.0  # the "wider view" crop: a few hundred microns around the spot
+LOCATOR_SIZE = 160  # side of the section map that shows where a crop comes from, in pixels
 RASTER_MIN_ITEMS = 50_000  # more items than this are drawn as a raster even when they are not Visium HD bins
 RASTER_MAX_SIDE = 2048  # the bin raster's largest side in pixels (2 µm bins are downsampled to it)
 NO_ROUND = "no round yet"  # what a prediction reads before the first round
@@ -369,24 +371,24 @@ def _item_overlay(project_path: str, digest: str, _codes: np.ndarray, _palette: 
     return R.paint(item_pixels(project_path), _codes, _palette)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _patches(project_path: str) -> Any:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _patches(project_path: str, context: float = CROP_CONTEXT) -> Any:
     LOADS["patches"] += 1
     from ..features import SpotPatches
 
-    return SpotPatches(load_sample(project_path), size=CROP_SIZE, context_factor=CROP_CONTEXT)
+    return SpotPatches(load_sample(project_path), size=CROP_SIZE, context_factor=context)
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)
-def spot_crop(project_path: str, barcode: str) -> bytes:
-    """PNG of the spot with its surroundings and a ring at the spot's true outline."""
+def spot_crop(project_path: str, barcode: str, context: float = CROP_CONTEXT) -> bytes:
+    """PNG of the spot with its surroundings (``context`` spot widths) and a ring at the spot's true outline."""
     from PIL import Image, ImageDraw
 
-    patches = _patches(project_path)
+    patches = _patches(project_path, context)
     position = load_sample(project_path).obs_names.get_loc(barcode)
     image = Image.fromarray(patches[int(position)][..., :3])
     draw = ImageDraw.Draw(image)
-    radius = CROP_SIZE / CROP_CONTEXT / 2
+    radius = max(CROP_SIZE / context / 2, 3.0)
     centre = CROP_SIZE / 2
     box = (centre - radius, centre - radius, centre + radius, centre + radius)
     draw.ellipse(box, outline=(0, 0, 0), width=3)
@@ -394,6 +396,62 @@ def spot_crop(project_path: str, barcode: str) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _section_thumbnail(project_path: str) -> tuple[Any, float]:
+    """The tissue image at ``LOCATOR_SIZE`` pixels a side (RGB array) and its scale from the tissue view's pixels."""
+    from PIL import Image
+
+    geometry = tissue_image(project_path)
+    width, height = geometry["width"], geometry["height"]
+    factor = LOCATOR_SIZE / max(width, height)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    if geometry["url"] is None:
+        return Image.new("RGB", size, (245, 245, 245)), factor
+    data = base64.b64decode(geometry["url"].split(",", 1)[1])
+    return Image.open(io.BytesIO(data)).convert("RGB").resize(size, Image.Resampling.LANCZOS), factor
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def spot_locator(project_path: str, barcode: str) -> bytes:
+    """PNG of the whole section, small, with the spot marked: where in the tissue the crop comes from.
+
+    A cortical layer or a tumour margin is decided by where a spot sits, which its crop alone
+    does not show.
+    """
+    from PIL import ImageDraw
+
+    thumbnail, factor = _section_thumbnail(project_path)
+    geometry = tissue_image(project_path)
+    position = int(load_sample(project_path).obs_names.get_loc(barcode))
+    x, y = geometry["x"][position] * factor, geometry["y"][position] * factor
+    image = thumbnail.copy()
+    draw = ImageDraw.Draw(image)
+    reach = max(6.0, geometry["radius"] * factor * 1.5)
+    for width, colour in ((4, (255, 255, 255)), (2, (0, 0, 0))):
+        draw.ellipse((x - reach, y - reach, x + reach, y + reach), outline=colour, width=width)
+        draw.line((x - 2 * reach, y, x - reach, y), fill=colour, width=width)
+        draw.line((x + reach, y, x + 2 * reach, y), fill=colour, width=width)
+        draw.line((x, y - 2 * reach, x, y - reach), fill=colour, width=width)
+        draw.line((x, y + reach, x, y + 2 * reach), fill=colour, width=width)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def show_spot(barcode: str, project_path: str, *, width: int, locator: bool = True, wider: bool = False) -> None:
+    """The spot's crop, the section map with the spot marked beside it, and (``wider``) a wider view on demand."""
+    if locator:
+        crop, where = st.columns([3, 2], gap="small")
+        crop.image(spot_crop(project_path, barcode), width=width, output_format="PNG")
+        where.image(spot_locator(project_path, barcode), width="stretch", output_format="PNG", caption="where")
+    else:
+        st.image(spot_crop(project_path, barcode), width=width, output_format="PNG")
+    if wider:
+        with st.popover("Wider view", icon=":material/zoom_out_map:"):
+            st.image(spot_crop(project_path, barcode, WIDE_CONTEXT), width=3 * CROP_SIZE, output_format="PNG")
+            st.caption(f"{WIDE_CONTEXT:g} spot widths around `{barcode}`; the ring is the spot.")
 
 
 # --- actions (called from widget callbacks; every label is stored at once) ---------------------

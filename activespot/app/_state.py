@@ -56,6 +56,12 @@ REVIEW_CORRECT_TO: Final = "review_correct_to"  # selectbox: class to correct th
 REVIEW_CORRECT: Final = "review_correct"  # button: correct the selected spots
 REVIEW_UNDO: Final = "review_undo"  # button: undo the last action
 REVIEW_REDO: Final = "review_redo"  # button: redo the last undo
+STRIP_AGREE: Final = "strip_agree"  # button (A): agree with the focused card's prediction (accepted)
+STRIP_DISAGREE_BUTTON: Final = "strip_disagree"  # button (D): disagree; the class buttons then ask which class it is
+STRIP_DISAGREE: Final = "strip_disagreed"  # the barcode the annotator disagreed with (its class buttons light up)
+STRIP_AGREE_ALL: Final = "strip_agree_all"  # button: agree with every card on the strip (one action)
+STRIP_CLASS: Final = "strip_class_{index}"  # button (1–9): give the focused card class {index}
+STRIP_CARD: Final = "strip_card_{barcode}"  # button: agree with that card of the strip
 
 # --- rounds -----------------------------------------------------------------------------------
 ROUNDS_RUN: Final = "rounds_run"  # button: train the next round
@@ -104,6 +110,16 @@ def review_table_key() -> str:
     import streamlit as st
 
     return REVIEW_TABLE.format(version=st.session_state.get(REVIEW_VERSION, 0))
+
+
+def strip_class_key(index: int) -> str:
+    """Widget key of the film strip's button for class ``index``."""
+    return STRIP_CLASS.format(index=index)
+
+
+def strip_card_key(barcode: str) -> str:
+    """Widget key of the agree button on the strip's card of ``barcode``."""
+    return STRIP_CARD.format(barcode=barcode)
 
 
 def card_key(barcode: str) -> str:
