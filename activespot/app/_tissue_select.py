@@ -202,9 +202,13 @@ def _selection_panel(
     n = int(selection.size)
     st.markdown(f"**{n:,} {item}{'s' if n != 1 else ''} selected**")
     if n:
-        _region_actions(project, table, selection, classes, annotator=annotator)
+        mix = G.selection_mix(table, selection, classes=classes)
+        st.dataframe(mix, width="stretch", height=min(38 + 35 * len(mix), 300))
     else:
         st.caption("Nothing selected yet: draw on the tissue.")
+    # Always drawn, so that the class stays chosen from one region to the next.
+    st.selectbox("Class", classes, index=None, placeholder="choose a class", key=S.TISSUE_CLASS)
+    _region_actions(project, annotator=annotator, disabled=not annotator or not n)
     left, right, again = st.columns(3)
     left.button(
         "Deselect", key=S.TISSUE_DESELECT, on_click=_set_selection, args=(np.empty(0),), disabled=not n, width="stretch"
@@ -223,16 +227,10 @@ def _selection_panel(
     D.redo_button(again, S.TISSUE_REDO, project, annotator=annotator, width="stretch")
 
 
-def _region_actions(
-    project: Project, table: pd.DataFrame, selection: np.ndarray, classes: list[str], *, annotator: str
-) -> None:
-    """What the selection holds (labels and predictions per class) and the four actions on it."""
+def _region_actions(project: Project, *, annotator: str, disabled: bool) -> None:
+    """The four actions on the selection, each one journal action."""
     path = str(project.path)
-    mix = G.selection_mix(table, selection, classes=classes)
-    st.dataframe(mix, width="stretch", height=min(38 + 35 * len(mix), 300))
     predicted = D.predictions(project)
-    st.selectbox("Class", classes, index=None, placeholder="choose a class", key=S.TISSUE_CLASS)
-    disabled = not annotator
     st.button(
         "Label all as this class",
         key=S.TISSUE_LABEL,

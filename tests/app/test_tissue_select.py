@@ -140,6 +140,7 @@ def test_a_box_labels_its_spots_in_one_action_and_one_undo_reverts_the_region(de
     assert set(events["label"]) == {classes[0]}
     assert set(events["source"]) == {K.SOURCE_MANUAL}
     assert app.session_state[S.TISSUE_SELECTION] == []  # the selection is spent
+    assert app.selectbox(key=S.TISSUE_CLASS).value == classes[0]  # the class stays chosen for the next region
     labels_after = Project.open(demo_project).labels()
 
     app.button(key=S.TISSUE_UNDO).click().run()
