@@ -88,12 +88,13 @@ def _figure(geometry: dict, overlay: str, points: pd.DataFrame, *, opacity: floa
     images.append({**image, "source": overlay, "opacity": opacity, "layer": "above"})
     figure = go.Figure(
         go.Scattergl(
-            x=points["x"],
-            y=points["y"],
-            customdata=points["item"],
+            # Sent as bytes (Plotly encodes NumPy arrays): float32 is precise enough for image pixels.
+            x=points["x"].to_numpy(np.float32),
+            y=points["y"].to_numpy(np.float32),
+            customdata=points["item"].to_numpy(),  # Plotly sends it in the smallest integer type that holds it
             text=points["text"],
             mode="markers",
-            marker={"size": points["size"].tolist(), "color": "rgba(0,0,0,0)"},
+            marker={"size": float(points["size"].iloc[0]), "color": "rgba(0,0,0,0)"},
             hovertemplate="%{text}<extra></extra>",
             selected={"marker": {"opacity": 0}},
             unselected={"marker": {"opacity": 0}},
@@ -125,7 +126,9 @@ def _hover_points(table: pd.DataFrame, geometry: dict, *, has_round: bool, tiles
             )
         else:
             prediction = pd.Series(D.NO_ROUND, index=table.index)
-        text = "<b>" + table["barcode"] + "</b><br>label: " + label + "<br>prediction: " + prediction
+        # The hover text is most of what the browser is sent again after each action: kept short
+        # (the barcode is in the "Look around" view's tooltip).
+        text = "label " + label + "<br>model " + prediction
         size = max(4.0, 2 * float(geometry["radius"]) * _VIEW_PX / max(geometry["width"], geometry["height"]))
         return pd.DataFrame(
             {"x": table["x"], "y": table["y"], "item": np.arange(len(table)), "text": text, "size": size}
