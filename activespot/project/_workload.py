@@ -56,8 +56,12 @@ def _standing_events(store: LabelStore) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     A redo's events are ``undo`` events too: what stands after a redo is the redone action's own
     events, so a redone correction counts once, as corrected, and not as undone.
+
+    A cleared label (an event without a label, e.g. "Clear their labels" on a region) is no label
+    given: it is left out of both, so it counts neither as a label nor as one taken back.
     """
     events = store.events()
+    events = events[events[K.COL_LABEL].notna() | (events[K.COL_SOURCE] == K.SOURCE_UNDO)]
     undone = _undone_actions(store.actions())
     standing = events[(events[K.COL_SOURCE] != K.SOURCE_UNDO) & ~events[K.COL_ACTION_ID].isin(undone)]
     return events, standing

@@ -103,3 +103,13 @@ def test_a_redone_correction_counts_once_as_corrected_and_not_as_undone(store):
     assert workload(store).loc["ana", columns].tolist() == [1, 1, 0, 1, 1]
     store.redo(annotator="ana")
     assert workload(store).loc["ana", columns].tolist() == before
+
+
+def test_a_cleared_label_counts_neither_as_a_label_nor_as_one_taken_back(store):
+    store.add_labels({"A-1": "Tumour", "B-1": "Stroma"}, annotator="ana", source="manual")
+    store.add_labels({"A-1": None}, annotator="bo", source="manual")  # "Clear their labels" on a region
+    table = workload(store, by="annotator")
+    assert table.loc["ana", "manual"] == 2
+    assert "bo" not in table.index or table.loc["bo", "manual"] == 0
+    assert table["undone"].sum() == 0
+    assert label_givers(store)[K.COL_ANNOTATOR].tolist() == ["ana"]
