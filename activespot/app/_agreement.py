@@ -282,16 +282,7 @@ def _render_consistency(project: Project, *, annotator: str) -> None:
         kwargs={"accept": False},
         disabled=not annotator or not selected,
     )
-    rest.button(
-        "Undo last",
-        key=S.CONSISTENCY_UNDO,
-        icon=":material/undo:",
-        on_click=D.undo_last,
-        args=(path,),
-        kwargs={"annotator": annotator},
-        disabled=not annotator,
-        shortcut=D.UNDO_SHORTCUT,
-    )
+    D.undo_button(rest, S.CONSISTENCY_UNDO, project, annotator=annotator, label="Undo last")
     D.redo_button(rest, S.CONSISTENCY_REDO, project, annotator=annotator)
     rest.download_button(
         "Loupe CSV",

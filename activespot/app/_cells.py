@@ -214,14 +214,12 @@ def render_cells(project, *, annotator: str) -> None:
         given = {c: str(current.suggestions.loc[c, "label"]) for c in cells}
         _store(project, given, annotator=annotator, current=current, label_cells=label_cells)
     undo, redo = right.columns(2)
-    undo.button(
-        "Undo",
-        key=S.CELLS_UNDO,
-        icon=":material/undo:",
-        on_click=_undo,
-        args=(str(project.path), annotator),
-        shortcut=D.UNDO_SHORTCUT,
-        disabled=not annotator,
+    D.undo_button(
+        undo,
+        S.CELLS_UNDO,
+        project,
+        annotator=annotator,
+        then=_new_chart,
         help=f"Take back your last action ({D.UNDO_SHORTCUT}): a label, or every cell of an Accept all at once.",
     )
     D.redo_button(redo, S.CELLS_REDO, project, annotator=annotator, then=_new_chart)
@@ -256,8 +254,3 @@ def _store(project, given: dict[str, str], *, annotator: str, current, label_cel
 def _new_chart() -> None:
     """A new region chart key: the click on the old chart is not carried over."""
     st.session_state["cells_version"] = st.session_state.get("cells_version", 0) + 1
-
-
-def _undo(project_path: str, annotator: str) -> None:
-    D.undo_last(project_path, annotator=annotator)
-    _new_chart()

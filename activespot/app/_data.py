@@ -560,6 +560,31 @@ def redo_last(project_path: str, *, annotator: str) -> None:
     flash("success", _what(store, redone, "Redid"))
 
 
+def undo_button(
+    where: Any, key: str, project: Project, *, annotator: str, then: Any = None, label: str = "Undo", **button: Any
+) -> None:
+    """An Undo button in ``where`` (a column or ``st``): the annotator's last action; ``then()`` runs after it.
+
+    ``button`` are more arguments of ``st.button`` (``width``, ``help``).
+    """
+    where.button(
+        label,
+        key=key,
+        icon=":material/undo:",
+        on_click=_undo_then,
+        args=(str(project.path), annotator, then),
+        shortcut=UNDO_SHORTCUT,
+        disabled=not annotator,
+        **button,
+    )
+
+
+def _undo_then(project_path: str, annotator: str, then: Any) -> None:
+    undo_last(project_path, annotator=annotator)
+    if then is not None:
+        then()
+
+
 def redo_button(where: Any, key: str, project: Project, *, annotator: str, then: Any = None, **button: Any) -> None:
     """A Redo button in ``where`` (a column or ``st``) next to an Undo button; ``then()`` runs after the redo.
 

@@ -78,11 +78,6 @@ def _correct_selected(project_path: str, annotator: str, predicted: pd.DataFrame
     _clear_selection()
 
 
-def _undo(project_path: str, annotator: str) -> None:
-    D.undo_last(project_path, annotator=annotator)
-    _clear_selection()
-
-
 def render_review(project: Project, *, annotator: str) -> None:
     """Draw the review page."""
     st.title("Review predictions")
@@ -154,15 +149,7 @@ def render_review(project: Project, *, annotator: str) -> None:
         args=(path, annotator, predicted),
         disabled=not annotator or not selected,
     )
-    undo.button(
-        "Undo last",
-        key=S.REVIEW_UNDO,
-        icon=":material/undo:",
-        on_click=_undo,
-        args=(path, annotator),
-        disabled=not annotator,
-        shortcut=D.UNDO_SHORTCUT,
-    )
+    D.undo_button(undo, S.REVIEW_UNDO, project, annotator=annotator, then=_clear_selection, label="Undo last")
     D.redo_button(undo, S.REVIEW_REDO, project, annotator=annotator, then=_clear_selection)
     st.caption(
         "Accepted labels are stored as *accepted*, corrections as *corrected*, both with the model's "

@@ -200,7 +200,6 @@ def render_selection(
 def _selection_panel(
     project: Project, table: pd.DataFrame, selection: np.ndarray, *, annotator: str, item: str
 ) -> None:
-    path = str(project.path)
     classes = project.store.classes()
     n = int(selection.size)
     st.markdown(f"**{n:,} {item}{'s' if n != 1 else ''} selected**")
@@ -216,17 +215,7 @@ def _selection_panel(
     left.button(
         "Deselect", key=S.TISSUE_DESELECT, on_click=_set_selection, args=(np.empty(0),), disabled=not n, width="stretch"
     )
-    right.button(
-        "Undo",
-        key=S.TISSUE_UNDO,
-        icon=":material/undo:",
-        on_click=D.undo_last,
-        args=(path,),
-        kwargs={"annotator": annotator},
-        disabled=not annotator,
-        shortcut=D.UNDO_SHORTCUT,
-        width="stretch",
-    )
+    D.undo_button(right, S.TISSUE_UNDO, project, annotator=annotator, width="stretch")
     D.redo_button(again, S.TISSUE_REDO, project, annotator=annotator, width="stretch")
 
 
