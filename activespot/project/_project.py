@@ -476,8 +476,15 @@ class Project:
         annotator: str,
         source: str = K.SOURCE_MANUAL,
         suggestions: Mapping[str, Suggestion] | None = None,
+        expected: Mapping[str, int | None] | None = None,
     ) -> int:
-        """Label spots (one undoable action); barcodes and classes are checked first."""
+        """Label spots (one undoable action); barcodes and classes are checked first.
+
+        ``expected``: the newest event id of each spot as the page showed it
+        (:meth:`LabelStore.newest_events`, ``None`` for a spot without one). A spot changed since
+        raises :class:`~activespot.project.StaleLabelError` (who changed it, to what, when) and
+        nothing is stored; leave ``expected`` out to overwrite anyway.
+        """
         unknown = [b for b in labels if b not in self.barcodes]
         if unknown:
             msg = f"{len(unknown)} barcode(s) not in this sample, e.g. {', '.join(unknown[:3])}"
@@ -494,7 +501,30 @@ class Project:
             source=source,
             round_number=self.last_round_number,
             suggestions=suggestions,
+            expected=expected,
         )
+
+    def exclusion_class(self) -> str | None:
+        """The class marked "leave out" (e.g. "Not tissue"), or ``None``: see :meth:`LabelStore.set_exclusion_class`."""
+        return self.store.exclusion_class()
+
+    def excluded(self) -> pd.Index:
+        """Spots labelled as the exclusion class (empty when none is marked)."""
+        exclusion = self.exclusion_class()
+        labels = self.labels()
+        return labels.index[labels == exclusion] if exclusion is not None else labels.index[:0]
+
+    def without_excluded(self, values: pd.Series) -> tuple[pd.Series, int]:
+        """``values`` (barcode -> class) for an export: spots labelled or valued as the exclusion class left out.
+
+        Returns the values kept and how many were left out. The one rule of every Loupe export of
+        labels and predictions (``activespot export``, the Files page, a round's prediction CSV).
+        """
+        exclusion = self.exclusion_class()
+        if exclusion is None:
+            return values, 0
+        out = values.eq(exclusion) | values.index.isin(self.excluded())
+        return values[~out], int(out.sum())
 
     def import_loupe(self, csv_path: str | Path, *, column: str | None = None, annotator: str) -> ImportSummary:
         """Import the labels of a Loupe Browser CSV as one action (all or nothing).
@@ -795,15 +825,24 @@ class Project:
     def annotated_adata(self) -> Any:
         """The sample with current labels and the latest predictions in ``obs``.
 
-        Adds ``obs['activespot_label']`` and, after a round, ``obs['activespot_prediction']``
-        and ``obs['activespot_confidence']`` (a copy; the cached sample is not changed).
+        Adds ``obs['activespot_label']``, ``obs['activespot_excluded']`` and, after a round,
+        ``obs['activespot_prediction']`` and ``obs['activespot_confidence']`` (a copy; the cached
+        sample is not changed). Excluded spots are kept: ``activespot_excluded`` is true where the
+        label is the exclusion class, or where there is no label and the prediction is.
         """
         adata = self.load_sample().copy()
-        adata.obs[K.OBS_LABEL] = pd.Categorical(self.labels().reindex(adata.obs_names), categories=self.store.classes())
+        labels = self.labels().reindex(adata.obs_names)
+        adata.obs[K.OBS_LABEL] = pd.Categorical(labels, categories=self.store.classes())
+        exclusion = self.exclusion_class()
+        excluded = labels.eq(exclusion).to_numpy() if exclusion is not None else np.zeros(adata.n_obs, dtype=bool)
         predictions = self.predictions()
         if predictions is not None:
-            adata.obs[K.OBS_PREDICTION] = predictions["label"].reindex(adata.obs_names).astype("category")
+            predicted = predictions["label"].reindex(adata.obs_names)
+            adata.obs[K.OBS_PREDICTION] = predicted.astype("category")
             adata.obs[K.OBS_CONFIDENCE] = predictions["confidence"].reindex(adata.obs_names).astype(float)
+            if exclusion is not None:
+                excluded |= (labels.isna() & predicted.eq(exclusion)).to_numpy()
+        adata.obs[K.OBS_EXCLUDED] = excluded
         adata.uns[K.PROJECT_UNS_KEY] = {"project": str(self.path), "version": __version__}
         return adata
 
