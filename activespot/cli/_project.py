@@ -190,6 +190,9 @@ def export(
                 values, category = latest.load_table(K.ROUND_PREDICTIONS)["label"], K.LOUPE_PREDICTION_CATEGORY
             else:
                 values, category = latest.load_table(K.ROUND_QUERY).iloc[:, 0].astype(str), K.LOUPE_QUERY_CATEGORY
+        left_out = 0
+        if what != "query":  # the spots asked next are asked whatever they are
+            values, left_out = opened.without_excluded(values)
         if bin_size is not None and cells:  # each bin takes the label of the cell its centre falls in
             values = map_cells_to_bins(values, opened.sample.visium, bin_size=bin_size)
         elif bin_size is not None and bin_size != opened.sample.bin_size:
@@ -203,6 +206,8 @@ def export(
             click.echo(f"note: Loupe Browser opens {sizes} bins, not {bin_size} µm: this CSV is for other tools")
         write_loupe_csv(values, loupe_out, category=category, barcodes=opened.barcodes if all_barcodes else None)
         click.echo(f"Wrote {len(values)} {what} to {loupe_out} (category {category!r})")
+        if left_out:
+            click.echo(f"  left out {left_out} spots of the exclusion class {opened.exclusion_class()!r}")
     if h5ad_out is not None:
         adata = opened.annotated_adata()
         h5ad_out.parent.mkdir(parents=True, exist_ok=True)

@@ -514,6 +514,15 @@ class Project:
         labels = self.labels()
         return labels.index[labels == exclusion] if exclusion is not None else labels.index[:0]
 
+    def marking_excluded(self, values: pd.Series) -> pd.Series:
+        """``values`` (e.g. predictions) with the spots labelled as the exclusion class given that class.
+
+        What agreement compares, with ``exclude=`` the exclusion class: a spot the annotator called
+        "not tissue" is left out whatever the model says of it.
+        """
+        exclusion = self.exclusion_class()
+        return values if exclusion is None else values.where(~values.index.isin(self.excluded()), exclusion)
+
     def without_excluded(self, values: pd.Series) -> tuple[pd.Series, int]:
         """``values`` (barcode -> class) for an export: spots labelled or valued as the exclusion class left out.
 

@@ -95,7 +95,14 @@ CREATE TABLE IF NOT EXISTS {K.ROUNDS_TABLE} (
 _APPEND_ONLY = [
     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: add an event instead'); END;"
-    for table in (K.EVENTS_TABLE, K.ACTIONS_TABLE, K.CLASS_EVENTS_TABLE, K.EXCLUSION_TABLE, K.SKIPS_TABLE, K.CLAIMS_TABLE)
+    for table in (
+        K.EVENTS_TABLE,
+        K.ACTIONS_TABLE,
+        K.CLASS_EVENTS_TABLE,
+        K.EXCLUSION_TABLE,
+        K.SKIPS_TABLE,
+        K.CLAIMS_TABLE,
+    )
     for verb in ("update", "delete")
 ]
 
@@ -493,7 +500,10 @@ class LabelStore:
             if name is not None:
                 classes = self.declared_classes()
                 if name not in classes:
-                    msg = f"no class named {name!r} to mark as the exclusion class; classes are: {', '.join(classes) or '(none)'}"
+                    msg = (
+                        f"no class named {name!r} to mark as the exclusion class; "
+                        f"classes are: {', '.join(classes) or '(none)'}"
+                    )
                     raise ValueError(msg)
             if name == self.exclusion_class():
                 return

@@ -30,7 +30,7 @@ def test_a_declared_class_is_marked_as_the_exclusion_class_and_keeps_the_mark_th
 
 def test_only_a_declared_class_can_be_the_exclusion_class_and_a_refusal_writes_nothing(store):
     before = len(store.actions())
-    with pytest.raises(ValueError, match="no class named 'Glass'.*Tumour, Stroma"):
+    with pytest.raises(ValueError, match=r"no class named 'Glass'.*Tumour, Stroma"):
         store.set_exclusion_class("Glass", annotator="ana")
     assert len(store.actions()) == before
 
@@ -94,7 +94,8 @@ def test_a_label_changed_since_the_page_read_it_is_not_overwritten_and_the_error
     expected = {"A-1": seen.get("A-1"), "B-1": seen.get("B-1")}
     store.add_labels({"A-1": "Stroma"}, annotator="ben", source="corrected")  # a colleague, meanwhile
     before = len(store.events())
-    with pytest.raises(StaleLabelError, match=r"1 spot\(s\) changed.*A-1 labelled 'Stroma' by ben \(corrected\)") as err:
+    changed = r"1 spot\(s\) changed.*A-1 labelled 'Stroma' by ben \(corrected\)"
+    with pytest.raises(StaleLabelError, match=changed) as err:
         store.add_labels({"A-1": "Tumour", "B-1": "Tumour"}, annotator="ana", source="manual", expected=expected)
     assert list(err.value.changes[K.COL_ITEM]) == ["A-1"]
     assert len(store.events()) == before  # nothing stored
