@@ -504,6 +504,30 @@ class Project:
             expected=expected,
         )
 
+    def set_exclusion_class(self, name: str | None = K.DEFAULT_EXCLUSION_CLASS, *, annotator: str) -> bool:
+        """Mark ``name`` as the exclusion class, declaring it first when it is new; ``None`` unmarks.
+
+        The model learns it as any other class; every Loupe export and agreement leaves its spots
+        out, the annotated AnnData flags them. Returns whether the class was declared now.
+
+        Raises
+        ------
+        ProjectError
+            ``name`` is not a clean class name (the message says why and how to fix it).
+        """
+        if name is None:
+            self.store.set_exclusion_class(None, annotator=annotator)
+            return False
+        try:
+            check_class_name(name)
+            new = name not in self.store.declared_classes()
+            if new:
+                self.store.add_classes([name], annotator=annotator)
+            self.store.set_exclusion_class(name, annotator=annotator)
+        except ValueError as err:
+            raise ProjectError(str(err)) from None
+        return new
+
     def exclusion_class(self) -> str | None:
         """The class marked "leave out" (e.g. "Not tissue"), or ``None``: see :meth:`LabelStore.set_exclusion_class`."""
         return self.store.exclusion_class()
