@@ -139,7 +139,11 @@ def render_queue(project: Project, *, annotator: str) -> None:
     cards = _gallery_page(list(table.index), focus)
     others = {item: who for item, who in held.items() if who != annotator}
     if annotator:
-        _claim_shown(project, [b for b in [focus, *cards] if b in order], claims, annotator)
+        # what they skipped stays free for the others unless it is what they look at now
+        later = set(skipped)
+        _claim_shown(
+            project, [b for b in [focus, *cards] if b == focus or (b in order and b not in later)], claims, annotator
+        )
     newest = project.store.newest_events([focus, *cards] if focus else cards)
     if focus is None and todo:
         names = ", ".join(sorted(set(others.values())))
