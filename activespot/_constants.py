@@ -74,7 +74,7 @@ COL_ROUND: Final = "round"  # events: the round shown when labelled; rounds: the
 COL_SUGGESTED_LABEL: Final = "suggested_label"  # events: the model's suggestion on screen, if any
 COL_SUGGESTION_CONFIDENCE: Final = "suggestion_confidence"  # events: its confidence
 COL_KIND: Final = "kind"  # actions: source or ACTION_CLASSES; class_events: CLASS_EVENT_KINDS; rounds: info 'kind'
-COL_UNDOES: Final = "undoes"  # actions: the action an undo reverts
+COL_UNDOES: Final = "undoes"  # actions: the action an undo (or a redo: an undo) reverts
 COL_DETAIL: Final = "detail"  # actions: JSON (e.g. the imported file)
 COL_NAME: Final = "name"  # class_events: the class
 COL_TARGET: Final = "target"  # class_events: new name (rename) or the class merged into
@@ -86,6 +86,7 @@ COL_VALUE: Final = "value"  # meta
 ROUND_KIND_COLUMN: Final = COL_KIND  # column of LabelStore.rounds(): the round's info 'kind', read from its JSON
 
 ACTION_CLASSES: Final = "classes"  # actions 'kind' of a class addition, rename or merge
+ACTION_REDO: Final = "redo"  # actions 'kind' of a redo: it reverts an undo (its events have source SOURCE_UNDO)
 CLASS_ADD: Final = "add"
 CLASS_RENAME: Final = "rename"
 CLASS_MERGE: Final = "merge"

@@ -297,7 +297,9 @@ def _render_consistency(project: Project, *, annotator: str) -> None:
         args=(path,),
         kwargs={"annotator": annotator},
         disabled=not annotator,
+        shortcut=D.UNDO_SHORTCUT,
     )
+    D.redo_button(rest, S.CONSISTENCY_REDO, project, annotator=annotator)
     rest.download_button(
         "Loupe CSV",
         loupe_bytes(disputed["label"] + " -> " + disputed["predicted"], K.LOUPE_REVIEW_CATEGORY),

@@ -178,7 +178,7 @@ def render_queue(project: Project, *, annotator: str) -> None:
                     width="stretch",
                     disabled=not annotator,
                 )
-            tools = info_col.columns([1, 1, 3])
+            tools = info_col.columns([1, 1, 1, 2])
             tools[0].button(
                 "Skip",
                 key=S.QUEUE_SKIP,
@@ -196,9 +196,10 @@ def render_queue(project: Project, *, annotator: str) -> None:
                 args=(path,),
                 kwargs={"annotator": annotator},
                 icon=":material/undo:",
-                shortcut="U",
+                shortcut=D.UNDO_SHORTCUT,
                 disabled=not annotator,
             )
+            D.redo_button(tools[2], S.QUEUE_REDO, project, annotator=annotator)
 
     st.markdown(D.legend_html({c: int((table["label"] == c).sum()) for c in classes}, colors), unsafe_allow_html=True)
     show_done = st.toggle("Show labelled spots too", key=S.QUEUE_SHOW_DONE)

@@ -9,6 +9,7 @@ from .. import _constants as K
 from ..project import Project, review_table
 from . import _data as D
 from . import _state as S
+from ._strip import render_strip
 
 _ORDERS = {"least": "Least confident first", "most": "Most confident first"}
 
@@ -100,7 +101,9 @@ def render_review(project: Project, *, annotator: str) -> None:
     b.selectbox("Predicted class", classes, index=None, placeholder="all classes", key=S.REVIEW_FILTER)
     c.toggle("Unlabelled only", value=True, key=S.REVIEW_UNLABELLED)
     table = shown_table(project, predicted)
+    render_strip(path, table, predicted, classes, annotator=annotator)
 
+    st.subheader("All predictions")
     view = table.assign(confidence=table["confidence"].round(3))
     view["label"] = view["label"].fillna("")
     st.dataframe(
@@ -131,7 +134,6 @@ def render_review(project: Project, *, annotator: str) -> None:
         on_click=_accept_selected,
         args=(path, annotator, predicted),
         disabled=not annotator or not selected,
-        shortcut="A",
     )
     n_col, top_col = accept.columns([1, 2], vertical_alignment="bottom")
     n_col.number_input("N", min_value=1, max_value=500, value=10, step=5, key=S.REVIEW_TOP_N)
@@ -159,9 +161,10 @@ def render_review(project: Project, *, annotator: str) -> None:
         on_click=_undo,
         args=(path, annotator),
         disabled=not annotator,
-        shortcut="U",
+        shortcut=D.UNDO_SHORTCUT,
     )
+    D.redo_button(undo, S.REVIEW_REDO, project, annotator=annotator, then=_clear_selection)
     st.caption(
         "Accepted labels are stored as *accepted*, corrections as *corrected*, both with the model's "
-        "suggestion and confidence; undo reverts your last action with new events."
+        "suggestion and confidence; undo reverts your last action with new events, and redo gives it back."
     )

@@ -2,10 +2,10 @@
 
 Nothing is ever updated or deleted (triggers refuse it). The current label of an item is its
 newest event; an undo is a new event that restores the label an item had before the undone
-action; renaming or merging a class is a class event that maps old names onto new ones when
-labels are read. Every write is one ``BEGIN IMMEDIATE`` transaction, so a process killed at any
-moment leaves either the whole action or none of it, and two processes writing at once wait for
-each other instead of losing labels.
+action, and a redo an undo of that undo; renaming or merging a class is a class event that maps
+old names onto new ones when labels are read. Every write is one ``BEGIN IMMEDIATE``
+transaction, so a process killed at any moment leaves either the whole action or none of it, and
+two processes writing at once wait for each other instead of losing labels.
 """
 
 from __future__ import annotations
@@ -346,7 +346,8 @@ class LabelStore:
         """Undo the newest label action not yet undone; returns the undone action id or ``None``.
 
         The undo is itself an action whose events restore each item's previous label.
-        ``only_own`` restricts it to the newest action of ``annotator``.
+        ``only_own`` restricts it to the newest action of ``annotator``. A redo is a label action
+        here: an undo right after a redo reverts the redo.
         """
         with self._write():
             query = (
@@ -362,24 +363,78 @@ class LabelStore:
             if row is None:
                 return None
             target = int(row[0])
-            restored = self._conn.execute(
-                f"SELECT e.{K.COL_ITEM}, (SELECT p.{K.COL_LABEL} FROM {K.EVENTS_TABLE} p "
-                f"WHERE p.{K.COL_ITEM} = e.{K.COL_ITEM} AND p.{K.COL_ID} < e.{K.COL_ID} "
-                f"ORDER BY p.{K.COL_ID} DESC LIMIT 1) "
-                f"FROM {K.EVENTS_TABLE} e WHERE e.{K.COL_ACTION_ID} = ? ORDER BY e.{K.COL_ID}",
-                (target,),
-            ).fetchall()
-            action = self._new_action(K.SOURCE_UNDO, annotator, undoes=target)
-            created = _now()
-            self._conn.executemany(
-                _insert(K.EVENTS_TABLE, _EVENT_COLUMNS[:6]),
-                [(action, item, label, annotator, created, K.SOURCE_UNDO) for item, label in restored],
-            )
+            self._revert(target, K.SOURCE_UNDO, annotator)
         return target
+
+    def redo(self, *, annotator: str) -> int | None:
+        """Re-apply ``annotator``'s most recently undone action; returns its id or ``None``.
+
+        Undo and redo behave as the two stacks of an editor: each undo of ``annotator`` can be
+        redone, newest first, until ``annotator`` gives a new label (which clears what is left to
+        redo; other annotators' labels do not). A redo reverts the undo: it is an action of kind
+        ``redo`` whose ``undoes`` is the undo, with ``undo`` events that restore each item's label
+        from just before the undo (so an old database, whose ``source`` CHECK lists only the
+        original sources, takes it as it is). The returned id is the label action whose labels
+        stand again (:func:`~activespot.project.workload` counts that action's events again, once,
+        and neither the undo nor the redo). An undo after a redo reverts the redo.
+        """
+        if not annotator or not annotator.strip():
+            msg = "an annotator name is required to redo"
+            raise ValueError(msg)
+        with self._write():
+            undo = self.redoable(annotator)
+            if undo is None:
+                return None
+            self._revert(undo, K.ACTION_REDO, annotator)
+            return self.label_action(undo)
+
+    def redoable(self, annotator: str) -> int | None:
+        """The undo :meth:`redo` would revert now for ``annotator`` (``None``: nothing to redo)."""
+        row = self._conn.execute(
+            f"SELECT u.{K.COL_ID} FROM {K.ACTIONS_TABLE} u WHERE u.{K.COL_KIND} = ? AND u.{K.COL_ANNOTATOR} = ? "
+            f"AND NOT EXISTS (SELECT 1 FROM {K.ACTIONS_TABLE} r WHERE r.{K.COL_UNDOES} = u.{K.COL_ID}) "
+            f"AND u.{K.COL_ID} > (SELECT COALESCE(MAX(a.{K.COL_ID}), 0) FROM {K.ACTIONS_TABLE} a "
+            f"WHERE a.{K.COL_ANNOTATOR} = u.{K.COL_ANNOTATOR} AND a.{K.COL_KIND} NOT IN (?, ?) "
+            f"AND EXISTS (SELECT 1 FROM {K.EVENTS_TABLE} e WHERE e.{K.COL_ACTION_ID} = a.{K.COL_ID})) "
+            f"ORDER BY u.{K.COL_ID} DESC LIMIT 1",
+            (K.SOURCE_UNDO, annotator, K.SOURCE_UNDO, K.ACTION_REDO),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _revert(self, target: int, kind: str, annotator: str) -> None:
+        """Record an action of ``kind`` reverting ``target``: each of its items back to the label it had before."""
+        restored = self._conn.execute(
+            f"SELECT e.{K.COL_ITEM}, (SELECT p.{K.COL_LABEL} FROM {K.EVENTS_TABLE} p "
+            f"WHERE p.{K.COL_ITEM} = e.{K.COL_ITEM} AND p.{K.COL_ID} < e.{K.COL_ID} "
+            f"ORDER BY p.{K.COL_ID} DESC LIMIT 1) "
+            f"FROM {K.EVENTS_TABLE} e WHERE e.{K.COL_ACTION_ID} = ? ORDER BY e.{K.COL_ID}",
+            (target,),
+        ).fetchall()
+        action = self._new_action(kind, annotator, undoes=target)
+        created = _now()
+        self._conn.executemany(
+            _insert(K.EVENTS_TABLE, _EVENT_COLUMNS[:6]),
+            [(action, item, label, annotator, created, K.SOURCE_UNDO) for item, label in restored],
+        )
+
+    def label_action(self, action: int) -> int:
+        """The label action behind ``action``: itself, or for an undo or redo the one it finally reverts."""
+        while True:
+            kind, undoes = self._conn.execute(
+                f"SELECT {K.COL_KIND}, {K.COL_UNDOES} FROM {K.ACTIONS_TABLE} WHERE {K.COL_ID} = ?", (action,)
+            ).fetchone()
+            if kind not in (K.SOURCE_UNDO, K.ACTION_REDO) or undoes is None:
+                return action
+            action = int(undoes)
 
     def events(self) -> pd.DataFrame:
         """Every label event, oldest first (the journal as a table)."""
         return pd.read_sql_query(f"SELECT * FROM {K.EVENTS_TABLE} ORDER BY {K.COL_ID}", self._conn)
+
+    def action_events(self, action: int) -> pd.DataFrame:
+        """The label events of one action (the columns of :meth:`events`), oldest first."""
+        query = f"SELECT * FROM {K.EVENTS_TABLE} WHERE {K.COL_ACTION_ID} = ? ORDER BY {K.COL_ID}"
+        return pd.read_sql_query(query, self._conn, params=(action,))
 
     def actions(self) -> pd.DataFrame:
         """Every action (a batch of events, a class change or an undo), oldest first."""

@@ -1,0 +1,59 @@
+"""The Review page's film strip: least confident first; agree, disagree or a class, each kept with the suggestion."""
+
+from __future__ import annotations
+
+from activespot import _constants as K
+from activespot.app import _state as S
+from activespot.project import Project
+
+from .conftest import journal, open_app
+
+
+def _strip_order(project_path) -> list[str]:
+    """The unlabelled predictions, least confident first: what the strip shows."""
+    project = Project.open(project_path)
+    predicted = project.predictions()
+    unlabelled = predicted.drop(index=project.labels().index, errors="ignore")
+    return list(unlabelled.sort_values("confidence", kind="stable").index)
+
+
+def test_the_strip_starts_with_the_least_confident_and_agree_accepts_it(demo_project):
+    app = open_app(demo_project, page="review")
+    first = _strip_order(demo_project)[0]
+    assert any(first in m.value for m in app.markdown)  # the focused card names the least confident spot
+    app.button(key=S.STRIP_AGREE).click().run()
+    assert not app.exception, app.exception
+    event = journal(demo_project).iloc[-1]
+    predicted = Project.open(demo_project).predictions()
+    assert (event["item"], event["source"]) == (first, K.SOURCE_ACCEPTED)
+    assert event["label"] == event["suggested_label"] == predicted.at[first, "label"]
+    assert any(_strip_order(demo_project)[0] in m.value for m in app.markdown)  # the next one is focused
+
+
+def test_disagree_then_a_class_is_a_correction_that_keeps_the_suggestion(demo_project):
+    app = open_app(demo_project, page="review")
+    first = _strip_order(demo_project)[0]
+    predicted = Project.open(demo_project).predictions().at[first, "label"]
+    classes = Project.open(demo_project).store.classes()
+    app.button(key=S.STRIP_DISAGREE_BUTTON).click().run()
+    assert app.session_state[S.STRIP_DISAGREE] == first
+    other = next(i for i, c in enumerate(classes) if c != predicted)
+    assert app.button(key=S.strip_class_key(classes.index(predicted))).disabled  # disagreeing: not the prediction
+    app.button(key=S.strip_class_key(other)).click().run()
+    event = journal(demo_project).iloc[-1]
+    assert (event["item"], event["label"], event["source"]) == (first, classes[other], K.SOURCE_CORRECTED)
+    assert event["suggested_label"] == predicted
+    assert 0 < event["suggestion_confidence"] <= 1
+
+
+def test_agree_to_all_on_the_strip_is_one_action_and_each_card_shows_where_its_spot_is(demo_project):
+    app = open_app(demo_project, page="review")
+    strip = _strip_order(demo_project)[:6]
+    captions = [caption for image in app.get("image") for caption in image.captions]
+    assert captions.count("where") == len(strip)  # a section map beside every crop of the strip
+    before = len(journal(demo_project))
+    app.button(key=S.STRIP_AGREE_ALL).click().run()
+    events = journal(demo_project).iloc[before:]
+    assert list(events["item"]) == strip
+    assert events["action_id"].nunique() == 1
+    assert (events["source"] == K.SOURCE_ACCEPTED).all()
