@@ -515,18 +515,10 @@ class Project:
         ProjectError
             ``name`` is not a clean class name (the message says why and how to fix it).
         """
-        if name is None:
-            self.store.set_exclusion_class(None, annotator=annotator)
-            return False
         try:
-            check_class_name(name)
-            new = name not in self.store.declared_classes()
-            if new:
-                self.store.add_classes([name], annotator=annotator)
-            self.store.set_exclusion_class(name, annotator=annotator)
+            return self.store.set_exclusion_class(name, annotator=annotator, declare=True)
         except ValueError as err:
             raise ProjectError(str(err)) from None
-        return new
 
     def exclusion_class(self) -> str | None:
         """The class marked "leave out" (e.g. "Not tissue"), or ``None``: see :meth:`LabelStore.set_exclusion_class`."""

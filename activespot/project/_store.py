@@ -544,28 +544,40 @@ class LabelStore:
         return declared + sorted(in_use)
 
     # -- the exclusion class ---------------------------------------------------------------------
-    def set_exclusion_class(self, name: str | None, *, annotator: str) -> None:
+    def set_exclusion_class(self, name: str | None, *, annotator: str, declare: bool = False) -> bool:
         """Mark the declared class ``name`` as the exclusion class ("not tissue"), or none (``None``).
 
         The model learns it as any other class; exports and agreement leave its spots out. One
         class at most: marking another moves the mark. A renamed class keeps the mark; merging it
-        into another class moves the mark there.
+        into another class moves the mark there. With ``declare`` a new ``name`` is declared in
+        the same transaction (both or neither are stored). Returns whether it was declared now.
         """
+        if name is not None:
+            check_class_name(name)
         with self._write():
+            new = False
             if name is not None:
                 classes = self.declared_classes()
-                if name not in classes:
+                new = name not in classes
+                if new and not declare:
                     msg = (
                         f"no class named {name!r} to mark as the exclusion class; "
                         f"classes are: {', '.join(classes) or '(none)'}"
                     )
                     raise ValueError(msg)
             if name == self.exclusion_class():
-                return
+                return False
             action = self._new_action(K.ACTION_CLASSES, annotator)
+            created = _now()
+            if new:
+                self._conn.execute(
+                    _insert(K.CLASS_EVENTS_TABLE, (K.COL_ACTION_ID, K.COL_KIND, K.COL_NAME, K.COL_CREATED_AT)),
+                    (action, K.CLASS_ADD, name, created),
+                )
             self._conn.execute(
-                _insert(K.EXCLUSION_TABLE, (K.COL_ACTION_ID, K.COL_NAME, K.COL_CREATED_AT)), (action, name, _now())
+                _insert(K.EXCLUSION_TABLE, (K.COL_ACTION_ID, K.COL_NAME, K.COL_CREATED_AT)), (action, name, created)
             )
+        return new
 
     def exclusion_class(self) -> str | None:
         """The class whose spots every export and agreement leaves out (its name now), or ``None``."""

@@ -136,3 +136,13 @@ def test_a_page_renews_only_its_old_claims_and_never_takes_another_annotators():
     old = now - timedelta(seconds=K.CLAIM_RENEW_S + 1)
     claims = {"a": ("ana", now), "b": ("ana", old), "c": ("ben", old)}
     assert claims_to_renew(["a", "b", "c", "d"], annotator="ana", claims=claims, now=now) == ["b", "d"]
+
+
+def test_a_new_exclusion_class_is_declared_and_marked_in_one_action(store):
+    before = len(store.actions())
+    assert store.set_exclusion_class("Not tissue", annotator="ana", declare=True)
+    assert store.declared_classes() == ["Tumour", "Stroma", "Not tissue"]
+    assert store.exclusion_class() == "Not tissue"
+    assert len(store.actions()) == before + 1
+    assert not store.set_exclusion_class("Not tissue", annotator="ana", declare=True)  # already so: no write
+    assert len(store.actions()) == before + 1
