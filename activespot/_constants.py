@@ -195,5 +195,19 @@ MANIFEST_TRUTH: Final = "truth"  # manifest column (optional): true labels (Loup
 MANIFEST_REQUIRED: Final = (MANIFEST_SAMPLE, MANIFEST_VISIUM)
 MANIFEST_COLUMNS: Final = (*MANIFEST_REQUIRED, MANIFEST_IMAGE, MANIFEST_LABELS, MANIFEST_TRUTH)
 
+# --- Journal: the exclusion class, skips, claims, stale writes (activespot.project._store) -----------
+# New tables only (CREATE TABLE IF NOT EXISTS): a project made before them opens and gains them, and
+# SCHEMA_VERSION stays 1, since an older activespot reading such a project only ignores them.
+EXCLUSION_TABLE: Final = "exclusion_events"  # which class means "leave this spot out": the newest row wins
+SKIPS_TABLE: Final = "skips"  # a spot an annotator skipped in a round's queue (it goes to the end of theirs)
+CLAIMS_TABLE: Final = "claims"  # spots the Queue page shows an annotator, kept from the others' queues a while
+CLAIM: Final = "claim"  # claims 'kind': the annotator has the spot on screen
+CLAIM_RELEASE: Final = "release"  # claims 'kind': the annotator let it go (skipped it)
+CLAIM_KINDS: Final = (CLAIM, CLAIM_RELEASE)
+CLAIM_TIMEOUT_S: Final = 600  # a claim lapses after this many seconds without being renewed (10 min)
+CLAIM_RENEW_S: Final = 300  # the Queue page renews its claims once they are older than this
+DEFAULT_EXCLUSION_CLASS: Final = "Not tissue"  # the class `classes exclude` and the Classes page add by default
+OBS_EXCLUDED: Final = "activespot_excluded"  # obs of the annotated AnnData: labelled (or else predicted) excluded
+
 # --- Devices ------------------------------------------------------------------------------------
 PRECISIONS: Final = ("auto", "fp32", "bf16", "fp16")  # features.precision: autocast of backbones

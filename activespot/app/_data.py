@@ -27,7 +27,7 @@ import streamlit as st
 
 from .. import _constants as K
 from ..errors import ActivespotError
-from ..project import Project, Suggestion
+from ..project import Project, StaleLabelError, Suggestion
 from . import _raster as R
 from . import _state as S
 
@@ -483,8 +483,15 @@ def label_spots(
     annotator: str,
     source: str = K.SOURCE_MANUAL,
     predicted: pd.DataFrame | None = None,
+    expected: dict[str, int | None] | None = None,
 ) -> None:
-    """Store ``labels`` as one action; the model's suggestion shown for each spot is kept with it."""
+    """Store ``labels`` as one action; the model's suggestion shown for each spot is kept with it.
+
+    ``expected`` is each spot's newest event id when the page showed it: if one changed since (a
+    colleague, another tab), nothing is stored and the refused labels wait in
+    ``S.QUEUE_STALE`` with the message saying who changed what, for the page to offer to
+    overwrite them anyway.
+    """
     if not _need_annotator(annotator) or not labels:
         return
     suggestions = {}
@@ -492,7 +499,12 @@ def label_spots(
         known = predicted.reindex(list(labels)).dropna(subset=["label"])
         suggestions = {b: Suggestion(str(r.label), float(r.confidence)) for b, r in known.iterrows()}
     try:
-        open_project(project_path).add_labels(labels, annotator=annotator, source=source, suggestions=suggestions)
+        open_project(project_path).add_labels(
+            labels, annotator=annotator, source=source, suggestions=suggestions, expected=expected
+        )
+    except StaleLabelError as err:
+        st.session_state[S.QUEUE_STALE] = {"labels": labels, "source": source, "message": str(err)}
+        return
     except (ActivespotError, ValueError) as err:
         flash("error", str(err))
         return

@@ -36,8 +36,10 @@ TISSUE_REDO: Final = "tissue_redo"  # button: redo the last undo
 
 # --- queue ------------------------------------------------------------------------------------
 QUEUE_CLASS_BUTTON: Final = "queue_label_{index}"  # button: label the current spot with class {index}
-QUEUE_SKIP: Final = "queue_skip"  # button: show the next unlabelled spot first
-QUEUE_SKIPPED: Final = "queue_skipped"  # list of barcodes skipped in this session (view order only)
+QUEUE_SKIP: Final = "queue_skip"  # button: skip the focused spot (stored in the journal; it goes to the end)
+QUEUE_STALE: Final = "queue_stale"  # {labels, source, message} of a label refused because the spot changed
+QUEUE_OVERWRITE: Final = "queue_overwrite"  # button: store the refused label anyway
+QUEUE_KEEP: Final = "queue_keep"  # button: keep the colleague's label, forget the refused one
 QUEUE_CARD: Final = "queue_card_{barcode}"  # segmented control on a gallery card: label that spot
 QUEUE_UNDO: Final = "queue_undo"  # button: undo the last action
 QUEUE_REDO: Final = "queue_redo"  # button: redo the last undo
@@ -103,6 +105,9 @@ CLASSES_RENAME: Final = "classes_rename"  # button
 CLASSES_MERGE_FROM: Final = "classes_merge_from"  # selectbox
 CLASSES_MERGE_INTO: Final = "classes_merge_into"  # selectbox
 CLASSES_MERGE: Final = "classes_merge"  # button
+CLASSES_EXCLUDE_NAME: Final = "classes_exclude_name"  # text input: the exclusion class (default "Not tissue")
+CLASSES_EXCLUDE: Final = "classes_exclude"  # button: add (if new) and mark it as the exclusion class
+CLASSES_UNEXCLUDE: Final = "classes_unexclude"  # button: no exclusion class
 
 
 def review_table_key() -> str:

@@ -3,7 +3,8 @@
 from typing import Any
 
 from ._project import FeaturesUpdate, Project, Round, RoundBusyError, check_spot_project, default_annotator
-from ._store import LabelStore, Suggestion, check_class_name
+from ._queue import claims_to_renew, queue_order
+from ._store import LabelStore, StaleLabelError, Suggestion, check_class_name
 from ._workload import (
     annotator_workload,
     label_givers,
@@ -36,13 +37,16 @@ __all__ = [
     "RoundBusyError",
     "RoundSummary",
     "SpotQuery",
+    "StaleLabelError",
     "Suggestion",
     "annotator_workload",
     "check_class_name",
     "check_spot_project",
+    "claims_to_renew",
     "default_annotator",
     "label_givers",
     "project_blocks",
+    "queue_order",
     "queue_table",
     "review_table",
     "round_class_counts",

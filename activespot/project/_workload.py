@@ -232,7 +232,8 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
         An open project.
     truth
         Known class per barcode (e.g. a published annotation); accuracy is the share of the spots
-        with a truth whose prediction matches it.
+        with a truth whose prediction matches it, spots of the exclusion class (labelled or true)
+        left out.
 
     Returns
     -------
@@ -245,6 +246,8 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
     """
     rows = []
     previous = None
+    exclusion = project.exclusion_class()
+    excluded = project.excluded() if exclusion is not None else None
     for row in project.store.rounds().itertuples():
         info = json.loads(row.info) if row.info else {}
         created = pd.Timestamp(row.created_at)
@@ -257,6 +260,8 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
             folder = project.rounds_dir / row.path
             predicted = pd.read_parquet(folder / f"{K.ROUND_PREDICTIONS}.parquet", columns=["label"])["label"]
             known = truth.dropna()
+            if exclusion is not None:  # spots labelled, or true, as the exclusion class are no test of the model
+                known = known[(known != exclusion) & ~known.index.isin(excluded)]
             common = known.index.intersection(predicted.index)
             if len(common):
                 accuracy = float((predicted.reindex(common) == known.reindex(common)).mean())
