@@ -160,8 +160,9 @@ def render_queue(project: Project, *, annotator: str) -> None:
     else:
         row = table.loc[focus]
         with st.container(border=True, key="queue_focus"):
-            image_col, info_col = st.columns([1, 2], vertical_alignment="center")
-            image_col.image(D.spot_crop(path, focus), width=2 * D.CROP_SIZE, output_format="PNG")
+            image_col, info_col = st.columns([1.5, 2], vertical_alignment="center")
+            with image_col:
+                D.show_spot(focus, path, width=2 * D.CROP_SIZE, wider=True)
             info_col.markdown(f"#### `{focus}`")
             info_col.markdown(_prediction_text(row))
             info_col.caption("Press 1–9 for a class (shown on each button).")
@@ -189,16 +190,7 @@ def render_queue(project: Project, *, annotator: str) -> None:
                 disabled=not annotator,
                 help="Later: the spot goes to the end of your queue, also after a reload.",
             )
-            tools[1].button(
-                "Undo",
-                key=S.QUEUE_UNDO,
-                on_click=D.undo_last,
-                args=(path,),
-                kwargs={"annotator": annotator},
-                icon=":material/undo:",
-                shortcut=D.UNDO_SHORTCUT,
-                disabled=not annotator,
-            )
+            D.undo_button(tools[1], S.QUEUE_UNDO, project, annotator=annotator)
             D.redo_button(tools[2], S.QUEUE_REDO, project, annotator=annotator)
 
     st.markdown(D.legend_html({c: int((table["label"] == c).sum()) for c in classes}, colors), unsafe_allow_html=True)
@@ -231,7 +223,7 @@ def _card(
     others: dict[str, str],
 ) -> None:
     """One gallery card: the spot's crop, its prediction and a one-click class control."""
-    st.image(D.spot_crop(path, barcode), width="stretch", output_format="PNG")
+    D.show_spot(barcode, path, width=D.CROP_SIZE)
     elsewhere = f" · :orange[on {others[barcode]}'s screen]" if barcode in others else ""
     st.caption(f"`{barcode}` · " + _prediction_text(row) + elsewhere)
     # The journal decides what the card shows: a label given with the buttons above, an undo

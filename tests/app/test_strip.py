@@ -57,3 +57,12 @@ def test_agree_to_all_on_the_strip_is_one_action_and_each_card_shows_where_its_s
     assert list(events["item"]) == strip
     assert events["action_id"].nunique() == 1
     assert (events["source"] == K.SOURCE_ACCEPTED).all()
+
+
+def test_every_queue_crop_comes_with_the_section_map_marking_its_spot(demo_project):
+    app = open_app(demo_project, page="queue")
+    captions = [image.captions for image in app.get("image")]
+    maps = sum(c == ["where"] for c in captions)
+    assert maps >= 2  # the focused spot and at least one gallery card
+    # Every crop but the wider view (in its popover, one for the focused spot) has its map.
+    assert maps == (len(captions) - 1) // 2
