@@ -478,18 +478,18 @@ def _need_annotator(annotator: str) -> bool:
 
 def label_spots(
     project_path: str,
-    labels: dict[str, str],
+    labels: dict[str, str | None],
     *,
     annotator: str,
     source: str = K.SOURCE_MANUAL,
     predicted: pd.DataFrame | None = None,
     expected: dict[str, int | None] | None = None,
 ) -> None:
-    """Store ``labels`` as one action; the model's suggestion shown for each spot is kept with it.
+    """Store ``labels`` as one action (``None`` clears a label); the model's suggestion shown for each spot is kept.
 
     ``expected`` is each spot's newest event id when the page showed it: if one changed since (a
     colleague, another tab), nothing is stored and the refused labels wait in
-    ``S.QUEUE_STALE`` with the message saying who changed what, for the page to offer to
+    ``S.STALE`` with the message saying who changed what, for the page to offer to
     overwrite them anyway.
     """
     if not _need_annotator(annotator) or not labels:
@@ -503,28 +503,58 @@ def label_spots(
             labels, annotator=annotator, source=source, suggestions=suggestions, expected=expected
         )
     except StaleLabelError as err:
-        st.session_state[S.QUEUE_STALE] = {"labels": labels, "source": source, "message": str(err)}
+        st.session_state[S.STALE] = {"labels": labels, "source": source, "message": str(err)}
         return
     except (ActivespotError, ValueError) as err:
         flash("error", str(err))
         return
-    if len(labels) == 1:
+    if all(label is None for label in labels.values()):
+        flash("success", f"Cleared the labels of {len(labels)} spot{'s' if len(labels) != 1 else ''}")
+    elif len(labels) == 1:
         barcode, label = next(iter(labels.items()))
         flash("success", f"{barcode} → {label} ({source})")
     else:
         flash("success", f"{len(labels)} spots labelled ({source})")
 
 
-def clear_labels(project_path: str, barcodes: list[str], *, annotator: str) -> None:
-    """Take the labels of ``barcodes`` away as one action (new events: the journal keeps what they were)."""
-    if not _need_annotator(annotator) or not barcodes:
+def remember_shown(key: str, project: Project, barcodes: Any) -> None:
+    """Keep, under ``key``, each of ``barcodes``' newest event id as this run shows them (see :func:`shown_state`)."""
+    st.session_state[key] = project.store.newest_events(barcodes)
+
+
+def shown_state(key: str, barcodes: Any) -> dict[str, int | None]:
+    """The ``expected`` of :func:`label_spots`: each spot's newest event when the page last showed it."""
+    seen = st.session_state.get(key, {})
+    return {barcode: seen.get(barcode) for barcode in barcodes}
+
+
+def show_refused(project_path: str, annotator: str, predicted: pd.DataFrame | None) -> None:
+    """If labels were refused because their spots changed since shown: who changed what, and keep or overwrite."""
+    refused = st.session_state.get(S.STALE)
+    if not refused:
         return
-    try:
-        open_project(project_path).add_labels(dict.fromkeys(barcodes), annotator=annotator, source=K.SOURCE_MANUAL)
-    except (ActivespotError, ValueError) as err:
-        flash("error", str(err))
-        return
-    flash("success", f"Cleared the labels of {len(barcodes)} spot{'s' if len(barcodes) != 1 else ''}")
+    with st.container(border=True):
+        st.warning(refused["message"], icon=":material/sync_problem:")
+        keep, overwrite, _ = st.columns([1, 1, 3])
+        keep.button("Keep their label", key=S.STALE_KEEP, on_click=_keep_theirs, icon=":material/close:")
+        overwrite.button(
+            f"Overwrite with mine ({', '.join(sorted({v or 'cleared' for v in refused['labels'].values()}))})",
+            key=S.STALE_OVERWRITE,
+            on_click=_overwrite,
+            args=(project_path, annotator, predicted),
+            icon=":material/edit:",
+            disabled=not annotator,
+        )
+
+
+def _overwrite(project_path: str, annotator: str, predicted: pd.DataFrame | None) -> None:
+    refused = st.session_state.pop(S.STALE, None)
+    if refused:
+        label_spots(project_path, refused["labels"], annotator=annotator, source=refused["source"], predicted=predicted)
+
+
+def _keep_theirs() -> None:
+    st.session_state.pop(S.STALE, None)
 
 
 UNDO_SHORTCUT = "U"  # every Undo button's key (C and R are Streamlit's own)

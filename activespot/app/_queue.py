@@ -62,18 +62,6 @@ def _skip(project_path: str, barcode: str, annotator: str, round_number: int) ->
         D.open_project(project_path, wait=False).store.add_skip(barcode, annotator=annotator, round_number=round_number)
 
 
-def _overwrite(project_path: str, annotator: str, predicted: pd.DataFrame | None) -> None:
-    refused = st.session_state.pop(S.QUEUE_STALE, None)
-    if refused:
-        D.label_spots(
-            project_path, refused["labels"], annotator=annotator, source=refused["source"], predicted=predicted
-        )
-
-
-def _keep_theirs() -> None:
-    st.session_state.pop(S.QUEUE_STALE, None)
-
-
 def _prediction_text(row: pd.Series) -> str:
     if not isinstance(row["prediction"], str):
         return "no prediction yet"
@@ -88,24 +76,6 @@ def _claim_shown(project: Project, shown: list[str], claims: pd.DataFrame, annot
     renew = claims_to_renew(shown, annotator=annotator, claims=held, now=datetime.now(UTC))
     if renew:
         project.store.claim(renew, annotator=annotator)
-
-
-def _show_refused(path: str, annotator: str, predicted: pd.DataFrame | None) -> None:
-    refused = st.session_state.get(S.QUEUE_STALE)
-    if not refused:
-        return
-    with st.container(border=True):
-        st.warning(refused["message"], icon=":material/sync_problem:")
-        keep, overwrite, _ = st.columns([1, 1, 3])
-        keep.button("Keep their label", key=S.QUEUE_KEEP, on_click=_keep_theirs, icon=":material/close:")
-        overwrite.button(
-            f"Overwrite with mine ({', '.join(sorted(set(refused['labels'].values())))})",
-            key=S.QUEUE_OVERWRITE,
-            on_click=_overwrite,
-            args=(path, annotator, predicted),
-            icon=":material/edit:",
-            disabled=not annotator,
-        )
 
 
 def render_queue(project: Project, *, annotator: str) -> None:
@@ -128,7 +98,7 @@ def render_queue(project: Project, *, annotator: str) -> None:
     if not classes:
         st.warning("The project has no classes yet: add them on the Classes page.")
         return
-    _show_refused(path, annotator, predicted)
+    D.show_refused(path, annotator, predicted)
 
     todo = list(table.index[table["label"].isna()])
     claims = project.store.claims()

@@ -34,7 +34,8 @@ def _decide(project_path: str, barcodes: list[str], label: str | None, annotator
         labels = dict.fromkeys(barcodes, label)
         same = all(str(predicted.at[b, "label"]) == label for b in barcodes)
         source = K.SOURCE_ACCEPTED if same else K.SOURCE_CORRECTED
-    D.label_spots(project_path, labels, annotator=annotator, source=source, predicted=predicted)
+    expected = D.shown_state(S.STRIP_SEEN, labels)
+    D.label_spots(project_path, labels, annotator=annotator, source=source, predicted=predicted, expected=expected)
     st.session_state.pop(S.STRIP_DISAGREE, None)
 
 
@@ -51,6 +52,7 @@ def render_strip(
     if strip.empty:
         st.success("Every prediction shown has a label.", icon=":material/done_all:")
         return
+    D.remember_shown(S.STRIP_SEEN, D.open_project(project_path, wait=False), strip.index)
     focus = strip.index[0]
     row = strip.loc[focus]
     disabled = not annotator

@@ -170,6 +170,9 @@ def render_selection(
         tile_of_item=None if tiles is None else tiles.of_item,
     )
     selection = _selection()
+    # What the page shows of the selected spots: a region action is refused if one changed since.
+    D.remember_shown(S.TISSUE_SEEN, project, table["barcode"].to_numpy()[selection])
+    D.show_refused(path, annotator, D.predictions(project))
     shown, shown_palette = with_selection(codes, palette, selection)
     chart, side = st.columns([3, 1])
     with chart:
@@ -279,9 +282,7 @@ def _region_label(project_path: str, annotator: str, source: str, predicted: pd.
         if not len(barcodes):
             D.flash("info", f"Every selected spot with a prediction is already predicted as {target}.")
             return
-    labels = dict.fromkeys(barcodes, target)
-    D.label_spots(project_path, labels, annotator=annotator, source=source, predicted=predicted)
-    _done()
+    _store(project_path, dict.fromkeys(barcodes, target), annotator=annotator, source=source, predicted=predicted)
 
 
 def _region_accept(project_path: str, annotator: str, predicted: pd.DataFrame) -> None:
@@ -289,10 +290,9 @@ def _region_accept(project_path: str, annotator: str, predicted: pd.DataFrame) -
     if known.empty:
         D.flash("info", "No selected spot has a prediction.")
         return
-    D.label_spots(
+    _store(
         project_path, known.astype(str).to_dict(), annotator=annotator, source=K.SOURCE_ACCEPTED, predicted=predicted
     )
-    _done()
 
 
 def _region_clear(project_path: str, annotator: str) -> None:
@@ -301,11 +301,15 @@ def _region_clear(project_path: str, annotator: str) -> None:
     if labelled.empty:
         D.flash("info", "No selected spot has a label to clear.")
         return
-    D.clear_labels(project_path, list(labelled), annotator=annotator)
-    _done()
+    _store(project_path, dict.fromkeys(labelled), annotator=annotator, source=K.SOURCE_MANUAL)
 
 
-def _done() -> None:
-    """After a region action: the region is labelled, the selection is spent."""
-    if st.session_state.get(S.FLASH, ("",))[0] != "error":
+def _store(project_path: str, labels: dict, *, annotator: str, source: str, predicted: pd.DataFrame | None = None):
+    """One journal action for the region, refused if one of its spots changed since the page showed it.
+
+    Once stored, the selection is spent; refused, it stays, and the page says who changed what.
+    """
+    expected = D.shown_state(S.TISSUE_SEEN, labels)
+    D.label_spots(project_path, labels, annotator=annotator, source=source, predicted=predicted, expected=expected)
+    if st.session_state.get(S.FLASH, ("",))[0] == "success":
         _set_selection(np.empty(0))

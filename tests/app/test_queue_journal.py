@@ -76,7 +76,7 @@ def test_a_label_a_colleague_changed_since_the_page_showed_it_is_not_overwritten
     assert focus in warning
     assert "labelled 'L3' by Dr. Bob" in warning
 
-    app.button(key=S.QUEUE_OVERWRITE).click().run()
+    app.button(key=S.STALE_OVERWRITE).click().run()
     assert not app.exception
     last = journal(demo_project).iloc[-1]
     assert (last["item"], last["label"], last["annotator"]) == (

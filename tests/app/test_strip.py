@@ -66,3 +66,30 @@ def test_every_queue_crop_comes_with_the_section_map_marking_its_spot(demo_proje
     assert maps >= 2  # the focused spot and at least one gallery card
     # Every crop but the wider view (in its popover, one for the focused spot) has its map.
     assert maps == (len(captions) - 1) // 2
+
+
+def test_agreeing_with_a_spot_a_colleague_labelled_since_the_strip_was_shown_is_refused(demo_project):
+    app = open_app(demo_project, page="review")
+    first = _strip_order(demo_project)[0]
+    project = Project.open(demo_project)
+    other = next(c for c in project.store.classes() if c != project.predictions().at[first, "label"])
+    project.add_labels({first: other}, annotator="Dr. Other")  # another tab, after the strip was drawn
+    before = len(journal(demo_project))
+    app.button(key=S.STRIP_AGREE).click().run()
+    assert len(journal(demo_project)) == before
+    assert any(first in w.value and "Dr. Other" in w.value for w in app.warning)
+    assert Project.open(demo_project).labels()[first] == other
+
+
+def test_accepting_the_most_confident_never_overwrites_a_spot_a_colleague_labelled_meanwhile(demo_project):
+    app = open_app(demo_project, page="review")
+    project = Project.open(demo_project)
+    predicted = project.predictions().drop(index=project.labels().index)
+    top = predicted.sort_values("confidence", kind="stable").index[-1]
+    other = next(c for c in project.store.classes() if c != predicted.at[top, "label"])
+    project.add_labels({top: other}, annotator="Dr. Other")  # another tab, after the page was drawn
+    app.button(key=S.REVIEW_ACCEPT_TOP).click().run()
+    assert not app.exception, app.exception
+    events = journal(demo_project)
+    assert events[events["item"] == top].iloc[-1]["annotator"] == "Dr. Other"
+    assert Project.open(demo_project).labels()[top] == other

@@ -223,3 +223,24 @@ def test_the_selection_view_paints_every_colouring_and_marks_the_selection(demo_
     items = np.frombuffer(base64.b64decode(items["bdata"]), dtype=items["dtype"]) if "bdata" in items else items
     assert sorted(items) == list(range(Project.open(demo_project).sample.n_spots))
     assert "()" not in "".join(points["text"])
+
+
+def test_a_region_a_colleague_changed_since_it_was_shown_is_refused_until_overwritten(demo_project):
+    app = _select_page(demo_project)
+    box, inside = _selected_in_box(demo_project, fraction=0.3)
+    app.session_state[S.TISSUE_SELECT] = box
+    app.run()
+    project = Project.open(demo_project)
+    classes = project.store.classes()
+    app.selectbox(key=S.TISSUE_CLASS).set_value(classes[0]).run()
+    colleague = project.barcodes[inside[0]]
+    project.add_labels({colleague: classes[1]}, annotator="Dr. Other")  # another tab, after the page was drawn
+    before = journal(demo_project)
+    app.button(key=S.TISSUE_LABEL).click().run()
+    assert not app.exception, app.exception
+    assert len(journal(demo_project)) == len(before)  # nothing stored
+    assert any(colleague in w.value and "Dr. Other" in w.value for w in app.warning)
+    assert len(app.session_state[S.TISSUE_SELECTION]) == len(inside)  # the selection is kept
+    app.button(key=S.STALE_OVERWRITE).click().run()
+    labels = Project.open(demo_project).labels()
+    assert (labels.reindex(project.barcodes[inside]) == classes[0]).all()
