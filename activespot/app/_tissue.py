@@ -231,7 +231,7 @@ def _draw_spots(
         )
     )
     tooltip = "<b>{barcode}</b><br/>label: {label_shown}<br/>prediction: {prediction_shown}"
-    st.pydeck_chart(_deck(layers, geometry, tooltip), height=_VIEW_PX, key=S.TISSUE_CHART)
+    st.pydeck_chart(_deck(layers, geometry, tooltip, compact=True), height=_VIEW_PX, key=S.TISSUE_CHART)
     st.caption(
         f"{len(table):,} spots drawn at their true size (radius {geometry['radius']:.1f} image pixels). "
         "Scroll to zoom, drag to pan, hover a spot for details."
