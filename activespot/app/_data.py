@@ -61,6 +61,7 @@ LOCATOR_SIZE = 160  # side of the section map that shows where a crop comes from
 RASTER_MIN_ITEMS = 50_000  # more items than this are drawn as a raster even when they are not Visium HD bins
 RASTER_MAX_SIDE = 2048  # the bin raster's largest side in pixels (2 µm bins are downsampled to it)
 NO_ROUND = "no round yet"  # what a prediction reads before the first round
+STALE_CHECK_MAX = 20_000  # at most this many spots of one action are checked for changes since shown
 
 
 # --- the project of this run ------------------------------------------------------------------
@@ -518,14 +519,19 @@ def label_spots(
 
 
 def remember_shown(key: str, project: Project, barcodes: Any) -> None:
-    """Keep, under ``key``, each of ``barcodes``' newest event id as this run shows them (see :func:`shown_state`)."""
-    st.session_state[key] = project.store.newest_events(barcodes)
+    """Keep, under ``key``, each of ``barcodes``' newest event id as this run shows them (see :func:`shown_state`).
+
+    Past ``STALE_CHECK_MAX`` spots (a lasso over a Visium HD section) nothing is kept and the
+    action is not checked: reading that many ids on every run would cost more than the check saves.
+    """
+    barcodes = list(barcodes)
+    st.session_state[key] = project.store.newest_events(barcodes) if len(barcodes) <= STALE_CHECK_MAX else None
 
 
-def shown_state(key: str, barcodes: Any) -> dict[str, int | None]:
-    """The ``expected`` of :func:`label_spots`: each spot's newest event when the page last showed it."""
+def shown_state(key: str, barcodes: Any) -> dict[str, int | None] | None:
+    """The ``expected`` of :func:`label_spots`: each spot's newest event when last shown (``None``: not checked)."""
     seen = st.session_state.get(key, {})
-    return {barcode: seen.get(barcode) for barcode in barcodes}
+    return None if seen is None else {barcode: seen.get(barcode) for barcode in barcodes}
 
 
 def show_refused(project_path: str, annotator: str, predicted: pd.DataFrame | None) -> None:
