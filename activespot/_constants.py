@@ -74,7 +74,7 @@ COL_ROUND: Final = "round"  # events: the round shown when labelled; rounds: the
 COL_SUGGESTED_LABEL: Final = "suggested_label"  # events: the model's suggestion on screen, if any
 COL_SUGGESTION_CONFIDENCE: Final = "suggestion_confidence"  # events: its confidence
 COL_KIND: Final = "kind"  # actions: source or ACTION_CLASSES; class_events: CLASS_EVENT_KINDS; rounds: info 'kind'
-COL_UNDOES: Final = "undoes"  # actions: the action an undo reverts
+COL_UNDOES: Final = "undoes"  # actions: the action an undo (or a redo: an undo) reverts
 COL_DETAIL: Final = "detail"  # actions: JSON (e.g. the imported file)
 COL_NAME: Final = "name"  # class_events: the class
 COL_TARGET: Final = "target"  # class_events: new name (rename) or the class merged into
@@ -86,6 +86,7 @@ COL_VALUE: Final = "value"  # meta
 ROUND_KIND_COLUMN: Final = COL_KIND  # column of LabelStore.rounds(): the round's info 'kind', read from its JSON
 
 ACTION_CLASSES: Final = "classes"  # actions 'kind' of a class addition, rename or merge
+ACTION_REDO: Final = "redo"  # actions 'kind' of a redo: it reverts an undo (its events have source SOURCE_UNDO)
 CLASS_ADD: Final = "add"
 CLASS_RENAME: Final = "rename"
 CLASS_MERGE: Final = "merge"
@@ -196,6 +197,20 @@ MANIFEST_LABELS: Final = "labels"  # manifest column (optional): a Loupe CSV imp
 MANIFEST_TRUTH: Final = "truth"  # manifest column (optional): true labels (Loupe or ground-truth CSV) for kappa
 MANIFEST_REQUIRED: Final = (MANIFEST_SAMPLE, MANIFEST_VISIUM)
 MANIFEST_COLUMNS: Final = (*MANIFEST_REQUIRED, MANIFEST_IMAGE, MANIFEST_LABELS, MANIFEST_TRUTH)
+
+# --- Journal: the exclusion class, skips, claims, stale writes (activespot.project._store) -----------
+# New tables only (CREATE TABLE IF NOT EXISTS): a project made before them opens and gains them, and
+# SCHEMA_VERSION stays 1, since an older activespot reading such a project only ignores them.
+EXCLUSION_TABLE: Final = "exclusion_events"  # which class means "leave this spot out": the newest row wins
+SKIPS_TABLE: Final = "skips"  # a spot an annotator skipped in a round's queue (it goes to the end of theirs)
+CLAIMS_TABLE: Final = "claims"  # spots the Queue page shows an annotator, kept from the others' queues a while
+CLAIM: Final = "claim"  # claims 'kind': the annotator has the spot on screen
+CLAIM_RELEASE: Final = "release"  # claims 'kind': the annotator let it go (skipped it)
+CLAIM_KINDS: Final = (CLAIM, CLAIM_RELEASE)
+CLAIM_TIMEOUT_S: Final = 600  # a claim lapses after this many seconds without being renewed (10 min)
+CLAIM_RENEW_S: Final = 300  # the Queue page renews its claims once they are older than this
+DEFAULT_EXCLUSION_CLASS: Final = "Not tissue"  # the class `classes exclude` and the Classes page add by default
+OBS_EXCLUDED: Final = "activespot_excluded"  # obs of the annotated AnnData: labelled (or else predicted) excluded
 
 # --- Devices ------------------------------------------------------------------------------------
 PRECISIONS: Final = ("auto", "fp32", "bf16", "fp16")  # features.precision: autocast of backbones

@@ -5,6 +5,11 @@ Overview is rendered and Streamlit is idle); labelling a spot from the queue (cl
 spot is shown and Streamlit is idle), ``--clicks`` times; and the app's own count of heavy loads
 (sample, image, patches, predictions) before and after those clicks, which must not change.
 
+Then the Tissue page: its first render (navigation until deck.gl's canvas is drawn and Streamlit is
+idle), a colour switch, and ``--regions`` times: a box drawn with the mouse over ~300 spots (mouse
+up until the selection's count is shown) and "Label all as this class" (click until the page shows
+the labelled region and Streamlit is idle).
+
 Usage::
 
     .venv/bin/python benchmarks/bench_app.py [--project DEMO/project] [--clicks 20] [--json OUT]
@@ -50,10 +55,71 @@ def _loads(page) -> dict[str, int]:
     return {name: int(n) for name, n in re.findall(r"(\w+) (\d+)×", text)}
 
 
+def _summary(seconds: list[float]) -> dict[str, int]:
+    ms = sorted(t * 1000 for t in seconds)
+    return {"n": len(ms), "median": round(statistics.median(ms)), "p90": round(ms[int(0.9 * (len(ms) - 1))]),
+            "max": round(ms[-1])}  # fmt: skip
+
+
+def _tissue(page, url: str, regions: int) -> dict:
+    """Tissue page timings: first render, a colour switch, and drawing then labelling ``regions`` boxes."""
+    start = time.perf_counter()
+    page.goto(f"{url}/tissue?annotator=bench")
+    page.locator('[data-testid="stDeckGlJsonChart"] canvas').first.wait_for(timeout=120_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    first_render = time.perf_counter() - start
+    start = time.perf_counter()
+    page.locator(".st-key-tissue_color label", has_text="Queried this round").click()
+    page.wait_for_timeout(50)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    colour_switch = time.perf_counter() - start
+    page.locator(".st-key-tissue_mode button", has_text="Select a region").click()
+    drag = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
+    drag.wait_for(timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.locator(".st-key-tissue_class").click()
+    page.locator('[role="option"]').first.click()
+    page.wait_for_selector(IDLE, timeout=60_000)
+    drawn, labelled, sizes = [], [], []
+    for k in range(regions):
+        area = drag.bounding_box()
+        # Boxes of 17 % × 17 % of the view hold ~300 of the demo's spots, walking across the section.
+        fx, fy = 0.25 + 0.1 * (k % 4), 0.25 + 0.12 * (k // 4 % 4)
+        x0, y0 = area["x"] + fx * area["width"], area["y"] + fy * area["height"]
+        x1, y1 = x0 + 0.17 * area["width"], y0 + 0.17 * area["height"]
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for step in range(1, 6):
+            page.mouse.move(x0 + (x1 - x0) * step / 5, y0 + (y1 - y0) * step / 5)
+        start = time.perf_counter()
+        page.mouse.up()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('p')].some(p => /^[1-9][0-9,]* spots selected/.test(p.innerText))"
+        )
+        page.wait_for_selector(IDLE)
+        drawn.append(time.perf_counter() - start)
+        sizes.append(int(page.locator("p", has_text="spots selected").first.inner_text().split()[0].replace(",", "")))
+        start = time.perf_counter()
+        page.locator(".st-key-tissue_label button").click()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('p')].some(p => p.innerText.startsWith('0 spots selected'))"
+        )
+        page.wait_for_selector(IDLE)
+        labelled.append(time.perf_counter() - start)
+    return {
+        "first_render_s": round(first_render, 2),
+        "colour_switch_ms": round(colour_switch * 1000),
+        "region_sizes": sizes,
+        "box_drawn_to_selection_shown_ms": _summary(drawn),
+        "region_label_click_ms": _summary(labelled),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, default=None)
     parser.add_argument("--clicks", type=int, default=20)
+    parser.add_argument("--regions", type=int, default=10)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -100,6 +166,7 @@ def main() -> None:
                     page.wait_for_selector(IDLE)
                     times.append(time.perf_counter() - start)
                 after = _loads(page)
+                tissue = _tissue(page, url, args.regions)
                 browser.close()
         finally:
             server.terminate()
@@ -118,6 +185,7 @@ def main() -> None:
         },
         "loads_before_clicks": before,
         "loads_after_clicks": after,
+        "tissue": tissue,
     }
     print(json.dumps(result, indent=2))
     if args.json:

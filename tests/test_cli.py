@@ -110,3 +110,57 @@ def test_demo_runs_the_loop_and_writes_its_outputs(tmp_path):
     (stranger / "notes.txt").write_text("keep")
     assert run("demo", "--out", stranger, ok=False).exit_code != 0
     assert (stranger / "notes.txt").read_text() == "keep"
+
+
+def test_the_exclusion_class_is_marked_learnt_as_a_class_and_left_out_of_the_loupe_export(tmp_path, dlpfc_truth):
+    import anndata
+
+    project = tmp_path / "project"
+    run("init", project, "--visium", DLPFC, "--classes", "L1,L2,L3,L4,L5,L6,WM")
+    out = run("classes", "exclude", project, "--annotator", "dr.who").output
+    assert "'Not tissue' is the exclusion class (new class)" in out
+    labels = dlpfc_truth.iloc[:20].copy()
+    labels.iloc[:3] = "Not tissue"  # edge spots outside the annotated tissue
+    csv = tmp_path / "labels.csv"
+    labels.rename("Layer").rename_axis("Barcode").to_csv(csv)
+    run("import", project, csv, "--annotator", "dr.who")
+    listed = run("classes", "list", project).output
+    assert "Not tissue\t3  (exclusion class" in listed
+
+    exported, h5ad = tmp_path / "out.csv", tmp_path / "out.h5ad"
+    out = run("export", project, "--loupe", exported, "--h5ad", h5ad).output
+    assert "Wrote 17 labels" in out
+    assert "left out 3 spots of the exclusion class 'Not tissue'" in out
+    back = pd.read_csv(exported, index_col=0).iloc[:, 0]
+    assert back.to_dict() == labels.iloc[3:].to_dict()
+    adata = anndata.read_h5ad(h5ad)  # the AnnData keeps them, flagged
+    assert adata.obs["activespot_label"].notna().sum() == 20
+    assert set(adata.obs_names[adata.obs["activespot_excluded"]]) == set(labels.index[:3])
+
+    run("classes", "exclude", project, "--none")
+    assert "Wrote 20 labels" in run("export", project, "--loupe", exported).output
+
+
+def test_a_bad_exclusion_class_name_is_refused_and_writes_nothing(tmp_path):
+    from activespot.project import Project
+
+    project = tmp_path / "project"
+    run("init", project, "--visium", DLPFC, "--classes", "L1,L2")
+    refused = run("classes", "exclude", project, " Glass", ok=False)
+    assert refused.exit_code != 0
+    assert "leading or trailing spaces" in refused.output + refused.stderr
+    opened = Project.open(project)
+    assert opened.store.declared_classes() == ["L1", "L2"]
+    assert opened.exclusion_class() is None
+
+
+def test_agreement_leaves_the_exclusion_class_out_when_asked(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("Barcode,Layer\nA-1,L1\nB-1,L2\nC-1,Not tissue\nD-1,L1\n", encoding="utf-8")
+    b.write_text("Barcode,Layer\nA-1,L1\nB-1,L2\nC-1,L1\nD-1,Not tissue\n", encoding="utf-8")
+    plain = run("agreement", a, b).output
+    assert "Spots labelled in both: 4" in plain
+    out = run("agreement", a, b, "--exclude", "Not tissue").output
+    assert "Left out: 2 spots of the exclusion class 'Not tissue'" in out
+    assert "Spots labelled in both: 2" in out
+    assert "Accuracy:      1.000" in out

@@ -41,12 +41,13 @@ def label_columns(name: str, data: bytes) -> list[str]:
 
 
 def compare_upload(
-    name: str, data: bytes, reference: pd.Series, *, reference_name: str, column: str | None
+    name: str, data: bytes, reference: pd.Series, *, reference_name: str, column: str | None, exclude: str | None = None
 ) -> Agreement:
     """Agreement of ``reference`` with an uploaded annotation, as ``activespot agreement`` computes it.
 
     The upload is the reference of the per-class scores (``A`` on the command line): it is what
-    a pathologist attaches to judge the project by.
+    a pathologist attaches to judge the project by. Spots of the exclusion class ``exclude`` in
+    either are left out.
 
     Raises
     ------
@@ -57,7 +58,7 @@ def compare_upload(
     with D.uploaded_file(name, data, expected=_EXPECTED) as path:
         uploaded = read_annotation(path, column=column)
         try:
-            return agreement(uploaded, reference, name_a=name, name_b=reference_name)
+            return agreement(uploaded, reference, name_a=name, name_b=reference_name, exclude=exclude)
         except ValueError as err:
             hint = "compare it with an annotation of this project's section"
             raise InputFileError(path, str(err), hint) from None
@@ -126,12 +127,16 @@ def _render_second_annotation(project: Project) -> None:
     column = None
     if len(columns) > 1:
         column = st.selectbox("Label column", columns, key=S.AGREEMENT_COLUMN)
+    exclusion = project.exclusion_class()
     if against == "predictions" and trained is not None:
-        reference, reference_name = D.predictions(project)["label"], f"round {trained} predictions"
+        reference = project.marking_excluded(D.predictions(project)["label"])
+        reference_name = f"round {trained} predictions"
     else:
         reference, reference_name = project.labels(), "project labels"
     try:
-        result = compare_upload(upload.name, data, reference, reference_name=reference_name, column=column)
+        result = compare_upload(
+            upload.name, data, reference, reference_name=reference_name, column=column, exclude=exclusion
+        )
     except ValueError as err:
         st.error(str(err), icon=":material/error:")
         return
@@ -143,6 +148,8 @@ def _render_second_annotation(project: Project) -> None:
     both.metric("Spots in both", f"{result.n_common:,}")
     only_a.metric("Only in the file", f"{len(result.only_a):,}", help=f"{upload.name}: {_one_sided(result.only_a)}")
     only_b.metric(f"Only in the {against}", f"{len(result.only_b):,}", help=_one_sided(result.only_b))
+    if result.n_excluded:
+        st.caption(f"{result.n_excluded:,} spots of the exclusion class {exclusion!r} (in either) are left out.")
     chart_col, table_col = st.columns([3, 2])
     with chart_col:
         st.subheader("Confusion")
@@ -282,15 +289,8 @@ def _render_consistency(project: Project, *, annotator: str) -> None:
         kwargs={"accept": False},
         disabled=not annotator or not selected,
     )
-    rest.button(
-        "Undo last",
-        key=S.CONSISTENCY_UNDO,
-        icon=":material/undo:",
-        on_click=D.undo_last,
-        args=(path,),
-        kwargs={"annotator": annotator},
-        disabled=not annotator,
-    )
+    D.undo_button(rest, S.CONSISTENCY_UNDO, project, annotator=annotator, label="Undo last")
+    D.redo_button(rest, S.CONSISTENCY_REDO, project, annotator=annotator)
     rest.download_button(
         "Loupe CSV",
         loupe_bytes(disputed["label"] + " -> " + disputed["predicted"], K.LOUPE_REVIEW_CATEGORY),

@@ -10,7 +10,8 @@ nucleus selects it, and a new version after each label clears the click), ``cell
 (label the clicked nucleus with class ``index``), ``cells_editor`` (the table of the region's
 cells, whose ``label`` column is edited to correct), ``cells_save`` (store the table's labels),
 ``cells_accept_all`` (store every shown suggestion of the region), ``cells_next`` (retrain and
-move to the next region now).
+move to the next region now), ``cells_undo`` and ``cells_redo`` (:data:`~activespot.app._state.CELLS_UNDO`,
+``CELLS_REDO``: undo this annotator's last action, an "Accept all" as one, and redo it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import streamlit as st
 from .. import _constants as K
 from ..errors import ActivespotError
 from . import _data as D
+from . import _state as S
 
 __all__ = ["render_cells"]
 
@@ -211,6 +213,16 @@ def render_cells(project, *, annotator: str) -> None:
     if accept.button("Accept all", key="cells_accept_all", disabled=not (annotator and shown and cells)):
         given = {c: str(current.suggestions.loc[c, "label"]) for c in cells}
         _store(project, given, annotator=annotator, current=current, label_cells=label_cells)
+    undo, redo = right.columns(2)
+    D.undo_button(
+        undo,
+        S.CELLS_UNDO,
+        project,
+        annotator=annotator,
+        then=_new_chart,
+        help=f"Take back your last action ({D.UNDO_SHORTCUT}): a label, or every cell of an Accept all at once.",
+    )
+    D.redo_button(redo, S.CELLS_REDO, project, annotator=annotator, then=_new_chart)
 
     st.subheader("Workload")
     overall = workload(project.store, by="all")
@@ -235,5 +247,10 @@ def _store(project, given: dict[str, str], *, annotator: str, current, label_cel
         st.error(str(err))
         return
     st.success(", ".join(f"{n} {source}" for source, n in counts.items() if n) + " stored.")
-    st.session_state["cells_version"] = st.session_state.get("cells_version", 0) + 1  # a new chart: no stale click
+    _new_chart()
     st.rerun()
+
+
+def _new_chart() -> None:
+    """A new region chart key: the click on the old chart is not carried over."""
+    st.session_state["cells_version"] = st.session_state.get("cells_version", 0) + 1

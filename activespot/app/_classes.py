@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from .. import _constants as K
+from ..errors import ProjectError
 from ..project import Project
 from . import _data as D
 from . import _state as S
@@ -13,10 +15,21 @@ def _change(project_path: str, kind: str, annotator: str) -> None:
     if not annotator:
         D.flash("error", "Enter your name in the sidebar first: it is stored with every change.")
         return
-    store = D.open_project(project_path).store
+    project = D.open_project(project_path, wait=False)
+    store = project.store
     get = st.session_state.get
     try:
-        if kind == "add":
+        if kind == "exclude":
+            name = (get(S.CLASSES_EXCLUDE_NAME) or K.DEFAULT_EXCLUSION_CLASS).strip()
+            added = project.set_exclusion_class(name, annotator=annotator)
+            message = (
+                f"{'Added' if added else 'Marked'} {name!r} as the exclusion class: its spots are left out of "
+                "the Loupe exports and agreement, and flagged in the AnnData."
+            )
+        elif kind == "unexclude":
+            project.set_exclusion_class(None, annotator=annotator)
+            message = "No exclusion class: exports include every spot."
+        elif kind == "add":
             name = (get(S.CLASSES_NEW) or "").strip()
             store.add_classes([name], annotator=annotator)
             message = f"Added class {name!r}."
@@ -31,7 +44,7 @@ def _change(project_path: str, kind: str, annotator: str) -> None:
                 raise ValueError(msg)
             store.merge_class(source, into, annotator=annotator)
             message = f"Merged {source!r} into {into!r}."
-    except ValueError as err:
+    except (ValueError, ProjectError) as err:
         D.flash("error", str(err))
         return
     D.flash("success", message)
@@ -77,7 +90,39 @@ def render_classes(project: Project, *, annotator: str) -> None:
             args=(path, "merge", annotator),
             disabled=not annotator or len(declared) < 2,
         )
+    _render_exclusion(path, project.exclusion_class(), annotator)
     st.caption(
         "Renames and merges are events in the journal: labels keep the name they were given with, and "
         "read under the new name. Colours follow the class order, the same on every page."
     )
+
+
+def _render_exclusion(path: str, exclusion: str | None, annotator: str) -> None:
+    """The exclusion class: spots outside the annotated tissue, learnt by the model, left out of exports."""
+    with st.container(border=True):
+        st.markdown("**Exclusion class** (not tissue)")
+        if exclusion is None:
+            st.caption(
+                "Edge spots outside the annotated tissue need a class of their own, or the model labels them "
+                "confidently as tissue. Mark one: the model learns it like any other class, the Loupe exports and "
+                "agreement leave its spots out, the AnnData keeps them flagged."
+            )
+        else:
+            st.caption(f"**{exclusion}** is the exclusion class: its spots are left out of exports and agreement.")
+        name_col, mark_col, unmark_col = st.columns([2, 1, 1], vertical_alignment="bottom")
+        name_col.text_input("Class", key=S.CLASSES_EXCLUDE_NAME, placeholder=K.DEFAULT_EXCLUSION_CLASS)
+        mark_col.button(
+            "Mark as exclusion class",
+            key=S.CLASSES_EXCLUDE,
+            on_click=_change,
+            args=(path, "exclude", annotator),
+            disabled=not annotator,
+            help="Adds the class when it is new (default name: Not tissue).",
+        )
+        unmark_col.button(
+            "No exclusion class",
+            key=S.CLASSES_UNEXCLUDE,
+            on_click=_change,
+            args=(path, "unexclude", annotator),
+            disabled=not annotator or exclusion is None,
+        )

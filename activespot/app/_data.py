@@ -27,7 +27,7 @@ import streamlit as st
 
 from .. import _constants as K
 from ..errors import ActivespotError
-from ..project import Project, Suggestion
+from ..project import Project, StaleLabelError, Suggestion
 from . import _raster as R
 from . import _state as S
 
@@ -56,8 +56,12 @@ UNLABELLED_COLOR = "#D9D9D9"
 VIEWS = Path(__file__).resolve().parent / "views"  # one small file per page (not "pages/": Streamlit's v1 folder)
 CROP_SIZE = 168  # gallery crop side in screen pixels
 CROP_CONTEXT = 3.0  # crop side as a multiple of the spot diameter (the ring marks the spot)
+WIDE_CONTEXT = 12.0  # the "wider view" crop: a few hundred microns around the spot
+LOCATOR_SIZE = 160  # side of the section map that shows where a crop comes from, in pixels
 RASTER_MIN_ITEMS = 50_000  # more items than this are drawn as a raster even when they are not Visium HD bins
 RASTER_MAX_SIDE = 2048  # the bin raster's largest side in pixels (2 µm bins are downsampled to it)
+NO_ROUND = "no round yet"  # what a prediction reads before the first round
+STALE_CHECK_MAX = 20_000  # at most this many spots of one action are checked for changes since shown
 
 
 # --- the project of this run ------------------------------------------------------------------
@@ -237,7 +241,10 @@ def query(project: Project) -> list[str]:
 # --- images -----------------------------------------------------------------------------------
 @st.cache_resource(show_spinner="Preparing the tissue image…", max_entries=4)
 def tissue_image(project_path: str, max_side: int = 2000) -> dict[str, Any]:
-    """The H&E image as a PNG data URL with the geometry to place spots on it.
+    """The H&E image as a JPEG data URL with the geometry to place spots on it.
+
+    JPEG, not PNG: a 2,000-pixel H&E is ~4 MB as PNG and ~0.3 MB as JPEG, and the browser is sent
+    it again with every chart it draws (a colour switch, a label given on the Tissue page).
 
     Returns ``url`` (``None`` without an image), ``width``/``height`` (pixels of the image shown),
     ``x``/``y`` (spot centres in those pixels, in the sample's spot order) and ``radius`` (spot
@@ -257,8 +264,8 @@ def tissue_image(project_path: str, max_side: int = 2000) -> dict[str, Any]:
         pixels, factor = image.thumbnail(max_side)
         scale = image.scale * factor
         buffer = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(pixels[..., :3])).save(buffer, format="PNG", optimize=False)
-        url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        Image.fromarray(np.ascontiguousarray(pixels[..., :3])).save(buffer, format="JPEG", quality=88)
+        url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
         height, width = pixels.shape[:2]
     except (ValueError, ActivespotError) as err:  # no usable image: spots on a blank canvas
         logger.warning("tissue view without image: %s", err)
@@ -335,24 +342,54 @@ def bin_tiles(project_path: str, per_side: int) -> R.Tiles:
     return R.tiles(bin_grid(project_path), per_side=per_side)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _patches(project_path: str) -> Any:
+@st.cache_resource(show_spinner="Placing the spots on the image…", max_entries=4)
+def item_pixels(project_path: str) -> np.ndarray:
+    """Which item each pixel of the tissue image shows (``-1``: none): spots as disks of their true size, bins as cells.
+
+    What the region-selection view paints its items on (:func:`item_overlay`).
+    """
+    LOADS["pixels"] += 1
+    geometry = tissue_image(project_path)
+    grid = bin_grid(project_path)
+    width, height = geometry["width"], geometry["height"]
+    if grid is not None:
+        return R.resampled_index(grid, width, height)
+    xy = np.column_stack([geometry["x"], geometry["y"]])
+    return R.disk_index(xy, float(geometry["radius"]), width, height)
+
+
+def item_overlay(project_path: str, codes: np.ndarray, palette: np.ndarray) -> str:
+    """The items painted ``palette[codes]`` on the tissue image's pixels, as a PNG data URL (cached on the codes)."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    palette = np.ascontiguousarray(palette, dtype=np.uint8)
+    digest = hashlib.blake2b(codes.tobytes() + palette.tobytes(), digest_size=16).hexdigest()
+    return _item_overlay(project_path, digest, codes, palette)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _item_overlay(project_path: str, digest: str, _codes: np.ndarray, _palette: np.ndarray) -> str:
+    LOADS["overlay"] += 1
+    return R.paint(item_pixels(project_path), _codes, _palette)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _patches(project_path: str, context: float = CROP_CONTEXT) -> Any:
     LOADS["patches"] += 1
     from ..features import SpotPatches
 
-    return SpotPatches(load_sample(project_path), size=CROP_SIZE, context_factor=CROP_CONTEXT)
+    return SpotPatches(load_sample(project_path), size=CROP_SIZE, context_factor=context)
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)
-def spot_crop(project_path: str, barcode: str) -> bytes:
-    """PNG of the spot with its surroundings and a ring at the spot's true outline."""
+def spot_crop(project_path: str, barcode: str, context: float = CROP_CONTEXT) -> bytes:
+    """PNG of the spot with its surroundings (``context`` spot widths) and a ring at the spot's true outline."""
     from PIL import Image, ImageDraw
 
-    patches = _patches(project_path)
+    patches = _patches(project_path, context)
     position = load_sample(project_path).obs_names.get_loc(barcode)
     image = Image.fromarray(patches[int(position)][..., :3])
     draw = ImageDraw.Draw(image)
-    radius = CROP_SIZE / CROP_CONTEXT / 2
+    radius = max(CROP_SIZE / context / 2, 3.0)
     centre = CROP_SIZE / 2
     box = (centre - radius, centre - radius, centre + radius, centre + radius)
     draw.ellipse(box, outline=(0, 0, 0), width=3)
@@ -360,6 +397,62 @@ def spot_crop(project_path: str, barcode: str) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _section_thumbnail(project_path: str) -> tuple[Any, float]:
+    """The tissue image at ``LOCATOR_SIZE`` pixels a side (RGB array) and its scale from the tissue view's pixels."""
+    from PIL import Image
+
+    geometry = tissue_image(project_path)
+    width, height = geometry["width"], geometry["height"]
+    factor = LOCATOR_SIZE / max(width, height)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    if geometry["url"] is None:
+        return Image.new("RGB", size, (245, 245, 245)), factor
+    data = base64.b64decode(geometry["url"].split(",", 1)[1])
+    return Image.open(io.BytesIO(data)).convert("RGB").resize(size, Image.Resampling.LANCZOS), factor
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def spot_locator(project_path: str, barcode: str) -> bytes:
+    """PNG of the whole section, small, with the spot marked: where in the tissue the crop comes from.
+
+    A cortical layer or a tumour margin is decided by where a spot sits, which its crop alone
+    does not show.
+    """
+    from PIL import ImageDraw
+
+    thumbnail, factor = _section_thumbnail(project_path)
+    geometry = tissue_image(project_path)
+    position = int(load_sample(project_path).obs_names.get_loc(barcode))
+    x, y = geometry["x"][position] * factor, geometry["y"][position] * factor
+    image = thumbnail.copy()
+    draw = ImageDraw.Draw(image)
+    reach = max(6.0, geometry["radius"] * factor * 1.5)
+    for width, colour in ((4, (255, 255, 255)), (2, (0, 0, 0))):
+        draw.ellipse((x - reach, y - reach, x + reach, y + reach), outline=colour, width=width)
+        draw.line((x - 2 * reach, y, x - reach, y), fill=colour, width=width)
+        draw.line((x + reach, y, x + 2 * reach, y), fill=colour, width=width)
+        draw.line((x, y - 2 * reach, x, y - reach), fill=colour, width=width)
+        draw.line((x, y + reach, x, y + 2 * reach), fill=colour, width=width)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def show_spot(barcode: str, project_path: str, *, width: int, locator: bool = True, wider: bool = False) -> None:
+    """The spot's crop, the section map with the spot marked beside it, and (``wider``) a wider view on demand."""
+    if locator:
+        crop, where = st.columns([3, 2], gap="small")
+        crop.image(spot_crop(project_path, barcode), width=width, output_format="PNG")
+        where.image(spot_locator(project_path, barcode), width="stretch", output_format="PNG", caption="where")
+    else:
+        st.image(spot_crop(project_path, barcode), width=width, output_format="PNG")
+    if wider:
+        with st.popover("Wider view", icon=":material/zoom_out_map:"):
+            st.image(spot_crop(project_path, barcode, WIDE_CONTEXT), width=3 * CROP_SIZE, output_format="PNG")
+            st.caption(f"{WIDE_CONTEXT:g} spot widths around `{barcode}`; the ring is the spot.")
 
 
 # --- actions (called from widget callbacks; every label is stored at once) ---------------------
@@ -386,13 +479,20 @@ def _need_annotator(annotator: str) -> bool:
 
 def label_spots(
     project_path: str,
-    labels: dict[str, str],
+    labels: dict[str, str | None],
     *,
     annotator: str,
     source: str = K.SOURCE_MANUAL,
     predicted: pd.DataFrame | None = None,
+    expected: dict[str, int | None] | None = None,
 ) -> None:
-    """Store ``labels`` as one action; the model's suggestion shown for each spot is kept with it."""
+    """Store ``labels`` as one action (``None`` clears a label); the model's suggestion shown for each spot is kept.
+
+    ``expected`` is each spot's newest event id when the page showed it: if one changed since (a
+    colleague, another tab), nothing is stored and the refused labels wait in
+    ``S.STALE`` with the message saying who changed what, for the page to offer to
+    overwrite them anyway.
+    """
     if not _need_annotator(annotator) or not labels:
         return
     suggestions = {}
@@ -400,26 +500,166 @@ def label_spots(
         known = predicted.reindex(list(labels)).dropna(subset=["label"])
         suggestions = {b: Suggestion(str(r.label), float(r.confidence)) for b, r in known.iterrows()}
     try:
-        open_project(project_path).add_labels(labels, annotator=annotator, source=source, suggestions=suggestions)
+        open_project(project_path).add_labels(
+            labels, annotator=annotator, source=source, suggestions=suggestions, expected=expected
+        )
+    except StaleLabelError as err:
+        st.session_state[S.STALE] = {"labels": labels, "source": source, "message": str(err)}
+        return
     except (ActivespotError, ValueError) as err:
         flash("error", str(err))
         return
-    if len(labels) == 1:
+    if all(label is None for label in labels.values()):
+        flash("success", f"Cleared the labels of {len(labels)} spot{'s' if len(labels) != 1 else ''}")
+    elif len(labels) == 1:
         barcode, label = next(iter(labels.items()))
         flash("success", f"{barcode} → {label} ({source})")
     else:
         flash("success", f"{len(labels)} spots labelled ({source})")
 
 
+def remember_shown(key: str, project: Project, barcodes: Any) -> None:
+    """Keep, under ``key``, each of ``barcodes``' newest event id as this run shows them (see :func:`shown_state`).
+
+    Past ``STALE_CHECK_MAX`` spots (a lasso over a Visium HD section) nothing is kept and the
+    action is not checked: reading that many ids on every run would cost more than the check saves.
+    """
+    barcodes = list(barcodes)
+    st.session_state[key] = project.store.newest_events(barcodes) if len(barcodes) <= STALE_CHECK_MAX else None
+
+
+def shown_state(key: str, barcodes: Any) -> dict[str, int | None] | None:
+    """The ``expected`` of :func:`label_spots`: each spot's newest event when last shown (``None``: not checked)."""
+    seen = st.session_state.get(key, {})
+    return None if seen is None else {barcode: seen.get(barcode) for barcode in barcodes}
+
+
+def show_refused(project_path: str, annotator: str, predicted: pd.DataFrame | None) -> None:
+    """If labels were refused because their spots changed since shown: who changed what, and keep or overwrite."""
+    refused = st.session_state.get(S.STALE)
+    if not refused:
+        return
+    with st.container(border=True):
+        st.warning(refused["message"], icon=":material/sync_problem:")
+        keep, overwrite, _ = st.columns([1, 1, 3])
+        keep.button("Keep their label", key=S.STALE_KEEP, on_click=_keep_theirs, icon=":material/close:")
+        overwrite.button(
+            f"Overwrite with mine ({', '.join(sorted({v or 'cleared' for v in refused['labels'].values()}))})",
+            key=S.STALE_OVERWRITE,
+            on_click=_overwrite,
+            args=(project_path, annotator, predicted),
+            icon=":material/edit:",
+            disabled=not annotator,
+        )
+
+
+def _overwrite(project_path: str, annotator: str, predicted: pd.DataFrame | None) -> None:
+    refused = st.session_state.pop(S.STALE, None)
+    if refused:
+        label_spots(project_path, refused["labels"], annotator=annotator, source=refused["source"], predicted=predicted)
+
+
+def _keep_theirs() -> None:
+    st.session_state.pop(S.STALE, None)
+
+
+UNDO_SHORTCUT = "U"  # every Undo button's key (C and R are Streamlit's own)
+REDO_SHORTCUT = "Shift+U"  # every Redo button's key
+_ITEM_CHARS = 24  # an item id longer than this is cut in a message (a Visium barcode is 18)
+_CLASSES_NAMED = 5  # an undo or redo message names at most this many classes
+
+
+def _what(store, action: int, verb: str) -> str:
+    """What ``action`` labelled: "Undid: AAAC…-1 → L3 (manual)", "Undid 312 labels (accepted: L2 ×300, WM ×12)"."""
+    given = store.action_events(action)
+    source = store.actions().set_index(K.COL_ID).loc[store.label_action(action), K.COL_KIND]
+    labels = given[K.COL_LABEL].fillna("cleared")
+    if len(given) == 1:
+        item = str(given[K.COL_ITEM].iloc[0])
+        item = item if len(item) <= _ITEM_CHARS else item[: _ITEM_CHARS - 1] + "…"
+        return f"{verb}: {item} → {labels.iloc[0]} ({source})"
+    counts = labels.value_counts()
+    shown = ", ".join(f"{label} ×{n:,}" for label, n in counts.head(_CLASSES_NAMED).items())
+    more = f", {len(counts) - _CLASSES_NAMED} more classes" if len(counts) > _CLASSES_NAMED else ""
+    return f"{verb} {len(given):,} labels ({source}: {shown}{more})"
+
+
 def undo_last(project_path: str, *, annotator: str) -> None:
-    """Undo this annotator's newest action (never someone else's)."""
+    """Undo this annotator's newest action (never someone else's); the message names its spots and classes."""
     if not _need_annotator(annotator):
         return
-    project = open_project(project_path)
-    undone = project.store.undo(annotator=annotator, only_own=True)
+    store = open_project(project_path, wait=False).store
+    undone = store.undo(annotator=annotator, only_own=True)
     if undone is None:
         flash("info", f"Nothing of {annotator}'s to undo.")
         return
-    events = project.store.events()
-    n = int((events["action_id"] == undone).sum())
-    flash("success", f"Undid your last action ({n} label{'s' if n != 1 else ''}).")
+    flash("success", _what(store, undone, "Undid"))
+
+
+def redo_last(project_path: str, *, annotator: str) -> None:
+    """Redo this annotator's newest undo (until they label again); the message names its spots and classes."""
+    if not _need_annotator(annotator):
+        return
+    store = open_project(project_path, wait=False).store
+    redone = store.redo(annotator=annotator)
+    if redone is None:
+        flash("info", f"Nothing of {annotator}'s to redo: only undos since your last label can be redone.")
+        return
+    flash("success", _what(store, redone, "Redid"))
+
+
+def undo_button(
+    where: Any, key: str, project: Project, *, annotator: str, then: Any = None, label: str = "Undo", **button: Any
+) -> None:
+    """An Undo button in ``where`` (a column or ``st``): the annotator's last action; ``then()`` runs after it.
+
+    ``button`` are more arguments of ``st.button`` (``width``, ``help``).
+    """
+    where.button(
+        label,
+        key=key,
+        icon=":material/undo:",
+        on_click=_undo_then,
+        args=(str(project.path), annotator, then),
+        shortcut=UNDO_SHORTCUT,
+        disabled=not annotator,
+        **button,
+    )
+
+
+def _undo_then(project_path: str, annotator: str, then: Any) -> None:
+    undo_last(project_path, annotator=annotator)
+    if then is not None:
+        then()
+
+
+def redo_button(where: Any, key: str, project: Project, *, annotator: str, then: Any = None, **button: Any) -> None:
+    """A Redo button in ``where`` (a column or ``st``) next to an Undo button; ``then()`` runs after the redo.
+
+    Disabled while ``annotator`` has nothing to redo (no undo since their last label); ``button``
+    are more arguments of ``st.button`` (``width``).
+    """
+    where.button(
+        "Redo",
+        key=key,
+        icon=":material/redo:",
+        on_click=_redo_then,
+        args=(str(project.path), annotator, then),
+        shortcut=REDO_SHORTCUT,
+        disabled=not annotator or project.store.redoable(annotator) is None,
+        help=f"Give back what your last undo took ({REDO_SHORTCUT}); a new label of yours ends what can be redone.",
+        **button,
+    )
+
+
+def _redo_then(project_path: str, annotator: str, then: Any) -> None:
+    redo_last(project_path, annotator=annotator)
+    if then is not None:
+        then()
+
+
+def count_axis(**properties: Any) -> Any:
+    """An altair axis for counts: whole numbers only (Vega still puts a tick at 0.5 when the largest count is 1)."""
+    import altair as alt
+
+    return alt.Axis(format="d", tickMinStep=1, labelExpr="datum.value % 1 ? '' : datum.label", **properties)

@@ -65,9 +65,20 @@ def render_files(project: Project, *, annotator: str) -> None:
             st.success(message, icon=":material/check_circle:")
 
     st.subheader("Download")
-    labels = project.labels()
+    labels, labels_left_out = project.without_excluded(project.labels())
     predicted = D.predictions(project)
+    predicted_labels, predictions_left_out = (
+        project.without_excluded(predicted["label"]) if predicted is not None else (None, 0)
+    )
     query = D.query(project)
+    exclusion = project.exclusion_class()
+    if labels_left_out or predictions_left_out:
+        st.caption(
+            f"The Loupe CSVs leave out the spots of the exclusion class {exclusion!r}: {labels_left_out:,} "
+            f"labelled, {predictions_left_out:,} labelled or predicted; the AnnData keeps them, flagged in "
+            f"`obs['{K.OBS_EXCLUDED}']`.",
+            help="Mark or unmark the exclusion class on the Classes page.",
+        )
     a, b, c, d = st.columns(4)
     a.download_button(
         f"Labels ({len(labels):,})",
@@ -80,7 +91,7 @@ def render_files(project: Project, *, annotator: str) -> None:
     )
     b.download_button(
         "Predictions",
-        loupe_bytes(predicted["label"], K.LOUPE_PREDICTION_CATEGORY) if predicted is not None else b"",
+        loupe_bytes(predicted_labels, K.LOUPE_PREDICTION_CATEGORY) if predicted is not None else b"",
         f"{name}_predictions.csv",
         "text/csv",
         key=S.FILES_DOWNLOAD_PREDICTIONS,

@@ -9,6 +9,22 @@ import streamlit as st
 from ..project import Project
 from . import _data as D
 
+_BAR_PX = 24  # each class's bar thickness, whatever the number of classes
+
+
+def class_chart(counts: dict[str, int], colors: dict[str, str]) -> alt.LayerChart:
+    """One bar per class in its colour with its count beside it; an integer axis (counts are whole)."""
+    data = pd.DataFrame({"class": list(counts), "spots": list(counts.values())})
+    base = alt.Chart(data).encode(
+        x=alt.X("spots:Q", title="labelled spots", axis=D.count_axis()),
+        y=alt.Y("class:N", sort=list(counts), title=None),
+        tooltip=["class", alt.Tooltip("spots:Q", format=",d")],
+    )
+    scale = alt.Scale(domain=list(colors), range=list(colors.values()))
+    bars = base.mark_bar(size=_BAR_PX - 6).encode(color=alt.Color("class:N", scale=scale, legend=None))
+    text = base.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("spots:Q", format=",d"))
+    return alt.layer(bars, text).properties(height=alt.Step(_BAR_PX))
+
 
 def render_overview(project: Project, *, annotator: str) -> None:
     """Metrics, class counts in the class colours, and the next step."""
@@ -29,21 +45,10 @@ def render_overview(project: Project, *, annotator: str) -> None:
     if counts:
         st.subheader("Labels per class")
         st.markdown(D.legend_html(counts, colors), unsafe_allow_html=True)
-        data = pd.DataFrame({"class": list(counts), "spots": list(counts.values())})
-        chart = (
-            alt.Chart(data)
-            .mark_bar()
-            .encode(
-                x=alt.X("spots:Q", title="labelled spots"),
-                y=alt.Y("class:N", sort=list(counts), title=None),
-                color=alt.Color(
-                    "class:N", scale=alt.Scale(domain=list(colors), range=list(colors.values())), legend=None
-                ),
-                tooltip=["class", "spots"],
-            )
-            .properties(height=28 * len(counts) + 20)
-        )
-        st.altair_chart(chart, width="stretch")
+        if sum(counts.values()):
+            st.altair_chart(class_chart(counts, colors), width="stretch")
+        else:
+            st.info("No labels yet: the chart of labels per class appears with the first label.")
 
     st.subheader("Next step")
     if not queue:

@@ -305,3 +305,58 @@ def bins_in_polygon(grid: BinGrid, xs: np.ndarray, ys: np.ndarray) -> np.ndarray
     filled_i, filled_j = polygon(ij[:, 0], ij[:, 1], shape=grid.shape)
     inside = grid.index[filled_i, filled_j]
     return np.sort(inside[inside >= 0]).astype(np.int64)
+
+
+# --- items on the image's own pixels (the region-selection view) --------------------------------
+def disk_index(xy: np.ndarray, radius: float, width: int, height: int) -> np.ndarray:
+    """``(height, width)`` int32: the item whose disk of ``radius`` covers each pixel, ``-1`` for none.
+
+    Visium spots are disks on a hexagonal lattice, not cells of a square grid: painted at their
+    true size on the image's own pixels, they can be drawn like bins (:func:`paint`). Where two
+    disks overlap, the later item wins.
+    """
+    index = np.full((height, width), -1, dtype=np.int32)
+    reach = int(np.ceil(radius))
+    dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+    keep = (dx + 0.5) ** 2 + (dy + 0.5) ** 2 <= radius**2  # pixel centres inside the disk
+    dx, dy = dx[keep], dy[keep]
+    centre = np.floor(np.asarray(xy, dtype=np.float64) - 0.5).astype(np.int64)
+    cols = centre[:, :1] + dx
+    rows = centre[:, 1:2] + dy
+    inside = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
+    items = np.broadcast_to(np.arange(len(centre))[:, None], cols.shape)
+    index[rows[inside], cols[inside]] = items[inside]
+    return index
+
+
+def resampled_index(grid: BinGrid, width: int, height: int) -> np.ndarray:
+    """``(height, width)`` int32: the item of ``grid`` under each image pixel's centre, ``-1`` for none.
+
+    The grid's cells follow the scanner's registration (rotated, flipped); resampled onto the
+    image's pixels, the bins can be laid over the image as an axis-aligned picture.
+    """
+    ys, xs = np.mgrid[0:height, 0:width]
+    ij = np.floor(grid.to_index(np.column_stack([xs.ravel() + 0.5, ys.ravel() + 0.5])) + 0.5).astype(np.int64)
+    rows, cols = grid.shape
+    inside = (ij[:, 0] >= 0) & (ij[:, 0] < rows) & (ij[:, 1] >= 0) & (ij[:, 1] < cols)
+    index = np.full(height * width, -1, dtype=np.int32)
+    index[inside] = grid.index[ij[inside, 0], ij[inside, 1]]
+    return index.reshape(height, width)
+
+
+def paint(index: np.ndarray, codes: np.ndarray, palette: np.ndarray) -> str:
+    """A PNG data URL of ``palette[codes[item]]`` on every pixel of ``index`` (``palette[0]`` where none is).
+
+    A palette PNG (one byte a pixel, transparency in the palette): a quarter of an RGBA image's
+    bytes and encoded in a fraction of its time, which is what keeps a colour switch quick.
+    """
+    from PIL import Image
+
+    codes = np.asarray(codes, dtype=np.uint8)
+    palette = np.asarray(palette, dtype=np.uint8)
+    cells = np.where(index >= 0, codes[np.maximum(index, 0)], 0).astype(np.uint8)
+    image = Image.fromarray(cells, mode="L").convert("P")  # the bytes are the palette's indices
+    image.putpalette(palette.ravel().tobytes(), rawmode="RGBA")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

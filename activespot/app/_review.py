@@ -9,6 +9,7 @@ from .. import _constants as K
 from ..project import Project, review_table
 from . import _data as D
 from . import _state as S
+from ._strip import render_strip
 
 _ORDERS = {"least": "Least confident first", "most": "Most confident first"}
 
@@ -34,10 +35,16 @@ def _clear_selection() -> None:
     st.session_state[S.REVIEW_VERSION] = st.session_state.get(S.REVIEW_VERSION, 0) + 1
 
 
+def _store(project_path: str, labels: dict[str, str], source: str, annotator: str, predicted: pd.DataFrame) -> None:
+    """One action, refused if a spot changed since the page showed it (the page then says who changed what)."""
+    expected = D.shown_state(S.REVIEW_SEEN, labels)
+    D.label_spots(project_path, labels, annotator=annotator, source=source, predicted=predicted, expected=expected)
+    _clear_selection()
+
+
 def _accept(project_path: str, barcodes: list[str], annotator: str, predicted: pd.DataFrame) -> None:
     labels = {b: str(predicted.at[b, "label"]) for b in barcodes}
-    D.label_spots(project_path, labels, annotator=annotator, source=K.SOURCE_ACCEPTED, predicted=predicted)
-    _clear_selection()
+    _store(project_path, labels, K.SOURCE_ACCEPTED, annotator, predicted)
 
 
 def _accept_selected(project_path: str, annotator: str, predicted: pd.DataFrame) -> None:
@@ -49,15 +56,18 @@ def _accept_selected(project_path: str, annotator: str, predicted: pd.DataFrame)
     _accept(project_path, barcodes, annotator, predicted)
 
 
-def _accept_top(project_path: str, annotator: str, predicted: pd.DataFrame) -> None:
-    project = D.open_project(project_path)
+def _most_confident(project: Project, predicted: pd.DataFrame) -> list[str]:
+    """The N most confident unlabelled spots (of the filtered class): what "Accept the N most confident" takes."""
     table = review_table(project, predictions=predicted)
     table = table[table["label"].isna()]
     only = st.session_state.get(S.REVIEW_FILTER)
     if only:
         table = table[table["prediction"] == only]
-    n = int(st.session_state.get(S.REVIEW_TOP_N, 10))
-    _accept(project_path, list(table.index[::-1][:n]), annotator, predicted)
+    return list(table.index[::-1][: int(st.session_state.get(S.REVIEW_TOP_N, 10))])
+
+
+def _accept_top(project_path: str, annotator: str, predicted: pd.DataFrame) -> None:
+    _accept(project_path, _most_confident(D.open_project(project_path), predicted), annotator, predicted)
 
 
 def _correct_selected(project_path: str, annotator: str, predicted: pd.DataFrame) -> None:
@@ -67,19 +77,7 @@ def _correct_selected(project_path: str, annotator: str, predicted: pd.DataFrame
     if not barcodes or not target:
         D.flash("info", "Select rows in the table and a class to correct them to.")
         return
-    D.label_spots(
-        project_path,
-        dict.fromkeys(barcodes, target),
-        annotator=annotator,
-        source=K.SOURCE_CORRECTED,
-        predicted=predicted,
-    )
-    _clear_selection()
-
-
-def _undo(project_path: str, annotator: str) -> None:
-    D.undo_last(project_path, annotator=annotator)
-    _clear_selection()
+    _store(project_path, dict.fromkeys(barcodes, target), K.SOURCE_CORRECTED, annotator, predicted)
 
 
 def render_review(project: Project, *, annotator: str) -> None:
@@ -100,7 +98,10 @@ def render_review(project: Project, *, annotator: str) -> None:
     b.selectbox("Predicted class", classes, index=None, placeholder="all classes", key=S.REVIEW_FILTER)
     c.toggle("Unlabelled only", value=True, key=S.REVIEW_UNLABELLED)
     table = shown_table(project, predicted)
+    D.show_refused(path, annotator, predicted)
+    render_strip(path, table, predicted, classes, annotator=annotator)
 
+    st.subheader("All predictions")
     view = table.assign(confidence=table["confidence"].round(3))
     view["label"] = view["label"].fillna("")
     st.dataframe(
@@ -116,6 +117,7 @@ def render_review(project: Project, *, annotator: str) -> None:
         },
     )
     selected = _selected(table)
+    D.remember_shown(S.REVIEW_SEEN, project, [*selected, *_most_confident(project, predicted)])
     st.caption(f"{len(table):,} spots shown · {len(selected)} selected")
     st.markdown(
         D.legend_html(table["prediction"].value_counts().reindex(classes).fillna(0).astype(int).to_dict(), colors),
@@ -131,7 +133,6 @@ def render_review(project: Project, *, annotator: str) -> None:
         on_click=_accept_selected,
         args=(path, annotator, predicted),
         disabled=not annotator or not selected,
-        shortcut="A",
     )
     n_col, top_col = accept.columns([1, 2], vertical_alignment="bottom")
     n_col.number_input("N", min_value=1, max_value=500, value=10, step=5, key=S.REVIEW_TOP_N)
@@ -152,16 +153,9 @@ def render_review(project: Project, *, annotator: str) -> None:
         args=(path, annotator, predicted),
         disabled=not annotator or not selected,
     )
-    undo.button(
-        "Undo last",
-        key=S.REVIEW_UNDO,
-        icon=":material/undo:",
-        on_click=_undo,
-        args=(path, annotator),
-        disabled=not annotator,
-        shortcut="U",
-    )
+    D.undo_button(undo, S.REVIEW_UNDO, project, annotator=annotator, then=_clear_selection, label="Undo last")
+    D.redo_button(undo, S.REVIEW_REDO, project, annotator=annotator, then=_clear_selection)
     st.caption(
         "Accepted labels are stored as *accepted*, corrections as *corrected*, both with the model's "
-        "suggestion and confidence; undo reverts your last action with new events."
+        "suggestion and confidence; undo reverts your last action with new events, and redo gives it back."
     )

@@ -21,13 +21,29 @@ TRUTH_NAME: Final = "truth_name"  # the uploaded truth file's name, shown only
 TISSUE_COLOR: Final = "tissue_color"  # radio: colour spots by label / prediction / uncertainty / query
 TISSUE_OPACITY: Final = "tissue_opacity"  # slider: spot fill opacity
 TISSUE_CHART: Final = "tissue_chart"  # pydeck chart (hover shows spot details; an HD raster: the tile or bin clicked)
+TISSUE_MODE: Final = "tissue_mode"  # segmented control: look around (deck.gl) or select a region (Plotly)
+TISSUE_SELECT: Final = "tissue_select"  # Plotly chart of the selection view (state: boxes, lassos, clicks)
+TISSUE_DRAWN: Final = "tissue_drawn"  # the drawing last applied to the selection (shown again: no change)
+TISSUE_SELECTION: Final = "tissue_selection"  # list of the selected items' positions in the sample
+TISSUE_SEEN: Final = "tissue_seen"  # newest event id of each selected spot when the page showed the selection
+TISSUE_CLASS: Final = "tissue_class"  # selectbox: the class a region action gives
+TISSUE_LABEL: Final = "tissue_label"  # button: label the selection as the class (manual)
+TISSUE_CORRECT: Final = "tissue_correct"  # button: correct the selection's predictions to the class (corrected)
+TISSUE_ACCEPT: Final = "tissue_accept"  # button: accept the selection's predictions (accepted)
+TISSUE_CLEAR: Final = "tissue_clear"  # button: clear the selection's labels (new events, nothing deleted)
+TISSUE_DESELECT: Final = "tissue_deselect"  # button: empty the selection
+TISSUE_UNDO: Final = "tissue_undo"  # button: undo the last action (a whole region at once)
+TISSUE_REDO: Final = "tissue_redo"  # button: redo the last undo
 
 # --- queue ------------------------------------------------------------------------------------
 QUEUE_CLASS_BUTTON: Final = "queue_label_{index}"  # button: label the current spot with class {index}
-QUEUE_SKIP: Final = "queue_skip"  # button: show the next unlabelled spot first
-QUEUE_SKIPPED: Final = "queue_skipped"  # list of barcodes skipped in this session (view order only)
+QUEUE_SKIP: Final = "queue_skip"  # button: skip the focused spot (stored in the journal; it goes to the end)
+STALE: Final = "stale"  # {labels, source, message} of labels refused because a spot changed since it was shown
+STALE_OVERWRITE: Final = "stale_overwrite"  # button: store the refused labels anyway
+STALE_KEEP: Final = "stale_keep"  # button: keep the colleague's labels, forget the refused ones
 QUEUE_CARD: Final = "queue_card_{barcode}"  # segmented control on a gallery card: label that spot
 QUEUE_UNDO: Final = "queue_undo"  # button: undo the last action
+QUEUE_REDO: Final = "queue_redo"  # button: redo the last undo
 QUEUE_SHOW_DONE: Final = "queue_show_done"  # toggle: include already labelled spots in the gallery
 
 # --- review -----------------------------------------------------------------------------------
@@ -42,6 +58,15 @@ REVIEW_TOP_N: Final = "review_top_n"  # number input: N for REVIEW_ACCEPT_TOP
 REVIEW_CORRECT_TO: Final = "review_correct_to"  # selectbox: class to correct the selected spots to
 REVIEW_CORRECT: Final = "review_correct"  # button: correct the selected spots
 REVIEW_UNDO: Final = "review_undo"  # button: undo the last action
+REVIEW_REDO: Final = "review_redo"  # button: redo the last undo
+REVIEW_SEEN: Final = "review_seen"  # newest event id of the selected and the N most confident spots as shown
+STRIP_SEEN: Final = "strip_seen"  # newest event id of each spot of the film strip as shown
+STRIP_AGREE: Final = "strip_agree"  # button (A): agree with the focused card's prediction (accepted)
+STRIP_DISAGREE_BUTTON: Final = "strip_disagree"  # button (D): disagree; the class buttons then ask which class it is
+STRIP_DISAGREE: Final = "strip_disagreed"  # the barcode the annotator disagreed with (its class buttons light up)
+STRIP_AGREE_ALL: Final = "strip_agree_all"  # button: agree with every card on the strip (one action)
+STRIP_CLASS: Final = "strip_class_{index}"  # button (1–9): give the focused card class {index}
+STRIP_CARD: Final = "strip_card_{barcode}"  # button: agree with that card of the strip
 
 # --- rounds -----------------------------------------------------------------------------------
 ROUNDS_RUN: Final = "rounds_run"  # button: train the next round
@@ -69,6 +94,9 @@ CONSISTENCY_RELABEL_TO: Final = "consistency_relabel_to"  # selectbox: class to 
 CONSISTENCY_RELABEL: Final = "consistency_relabel"  # button: re-label the selected spots
 CONSISTENCY_ACCEPT: Final = "consistency_accept"  # button: give the selected spots the model's class
 CONSISTENCY_UNDO: Final = "consistency_undo"  # button: undo the last action
+CONSISTENCY_REDO: Final = "consistency_redo"  # button: redo the last undo
+CELLS_UNDO: Final = "cells_undo"  # cells page button: undo the last action (an "Accept all" is one)
+CELLS_REDO: Final = "cells_redo"  # cells page button: redo the last undo
 CONSISTENCY_DOWNLOAD: Final = "consistency_download"  # download button: the disputed labels as a Loupe CSV
 
 # --- classes ----------------------------------------------------------------------------------
@@ -80,6 +108,9 @@ CLASSES_RENAME: Final = "classes_rename"  # button
 CLASSES_MERGE_FROM: Final = "classes_merge_from"  # selectbox
 CLASSES_MERGE_INTO: Final = "classes_merge_into"  # selectbox
 CLASSES_MERGE: Final = "classes_merge"  # button
+CLASSES_EXCLUDE_NAME: Final = "classes_exclude_name"  # text input: the exclusion class (default "Not tissue")
+CLASSES_EXCLUDE: Final = "classes_exclude"  # button: add (if new) and mark it as the exclusion class
+CLASSES_UNEXCLUDE: Final = "classes_unexclude"  # button: no exclusion class
 
 
 def review_table_key() -> str:
@@ -87,6 +118,16 @@ def review_table_key() -> str:
     import streamlit as st
 
     return REVIEW_TABLE.format(version=st.session_state.get(REVIEW_VERSION, 0))
+
+
+def strip_class_key(index: int) -> str:
+    """Widget key of the film strip's button for class ``index``."""
+    return STRIP_CLASS.format(index=index)
+
+
+def strip_card_key(barcode: str) -> str:
+    """Widget key of the agree button on the strip's card of ``barcode``."""
+    return STRIP_CARD.format(barcode=barcode)
 
 
 def card_key(barcode: str) -> str:

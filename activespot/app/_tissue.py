@@ -37,7 +37,10 @@ _VIEW_PX = 760  # chart height in screen pixels
 HOVER_BINS = 5000  # at most this many labelled or queried bins are objects of their own (hover names them)
 TILES_PER_SIDE = 32  # the raster's pickable tiles: at most 32 × 32 objects, whatever the number of bins
 _UNCERTAINTY_LEVELS = 32  # shades of the uncertainty ramp in the raster (its palette is one byte per bin)
-NO_ROUND = "no round yet"
+NO_ROUND = D.NO_ROUND
+UNCERTAIN_RGB = (0, 90, 50)  # the least confident item's colour (dark green)
+HOVER_RGBA = [255, 255, 255, 200]  # the hovered item: white, which no class colour is
+SCROLL_ZOOM = {"speed": 0.002, "smooth": True}  # deck.gl's default (0.01) zooms ~4x per wheel step
 
 
 def spot_table(project: Project) -> pd.DataFrame:
@@ -57,40 +60,77 @@ def spot_table(project: Project) -> pd.DataFrame:
     return table
 
 
+def _relative_uncertainty(table: pd.DataFrame) -> np.ndarray:
+    """1 − confidence, scaled so that the least confident item is 1 (0 where there is no prediction)."""
+    u = (1 - table["confidence"].fillna(1.0).to_numpy()).clip(0, 1)
+    return u / max(float(u.max()), 1e-9)
+
+
+def _uncertainty_ramp(u: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` RGB from white (confident, 0) to dark green (least confident, 1).
+
+    Green, because neither stain of an H&E is: a red ramp (the first one) vanished into eosin.
+    """
+    u = np.asarray(u, dtype=np.float64)[:, None]
+    return np.rint(255 - u * (255 - np.array(UNCERTAIN_RGB))).astype(int)
+
+
 def _fill(table: pd.DataFrame, color_by: str, colors: dict[str, str], alpha: int) -> list[list[int]]:
     grey = [*D.hex_to_rgb(D.UNLABELLED_COLOR), alpha // 2]
     if color_by in ("label", "prediction"):
         lookup = {name: [*D.hex_to_rgb(c), alpha] for name, c in colors.items()}
         return [lookup.get(v, grey) for v in table[color_by]]
     if color_by == "uncertainty":
-        # white (confident) -> dark red (uncertain)
-        u = (1 - table["confidence"].fillna(1.0).to_numpy()).clip(0, 1)
-        u = u / max(float(u.max()), 1e-9)
-        r = (255 - 75 * u).astype(int)
-        g = (255 - 230 * u).astype(int)
-        b = (255 - 215 * u).astype(int)
-        return [[int(ri), int(gi), int(bi), alpha] for ri, gi, bi in zip(r, g, b, strict=True)]
+        ramp = _uncertainty_ramp(_relative_uncertainty(table))
+        return [[int(r), int(g), int(b), alpha] for r, g, b in ramp]
     query = [*D.hex_to_rgb(_QUERY_COLOR), 255]
     return [query if q else [255, 255, 255, alpha // 3] for q in table["queried"]]
 
 
+MODES = {"look": "Look around", "select": "Select a region"}
+
+
 def render_tissue(project: Project, *, annotator: str) -> None:
-    """Draw the tissue view."""
+    """Draw the tissue view: look around (deck.gl), or select a region and label it (Plotly)."""
     st.title("Tissue")
     path = str(project.path)
     geometry = D.tissue_image(path)
     table = spot_table(project)
     colors = D.class_colors(project)
     grid = D.bin_grid(path)
+    has_round = D.round_numbers(project)[0] is not None
     has_predictions = bool(table["prediction"].ne("").any())
     options = [k for k in COLOR_BY if has_predictions or k in ("label", "query")]
     item = "spot" if grid is None else "bin"
-    left, right = st.columns([3, 1])
-    color_by = left.radio(f"Colour {item}s by", options, format_func=COLOR_BY.get, horizontal=True, key=S.TISSUE_COLOR)
-    opacity = right.slider(f"{item.capitalize()} opacity", 0.1, 1.0, 0.85, 0.05, key=S.TISSUE_OPACITY)
+    mode_col, color_col, opacity_col = st.columns([1.3, 3, 1], vertical_alignment="bottom")
+    mode = mode_col.segmented_control("View", list(MODES), format_func=MODES.get, default="look", key=S.TISSUE_MODE)
+    color_by = color_col.radio(
+        f"Colour {item}s by", options, format_func=COLOR_BY.get, horizontal=True, key=S.TISSUE_COLOR
+    )
+    opacity = opacity_col.slider(f"{item.capitalize()} opacity", 0.1, 1.0, 0.85, 0.05, key=S.TISSUE_OPACITY)
     _legend(table, color_by, colors)
-    if grid is None:
-        _draw_spots(table, geometry, color_by, colors, int(255 * opacity))
+    if mode == "select":
+        from ._tissue_select import render_selection
+
+        codes, palette = raster_codes(table, color_by, colors)
+        cut = tile_objects = None
+        if grid is not None:
+            cut = D.bin_tiles(path, TILES_PER_SIDE)
+            tile_objects = _tile_objects(table, cut, has_round=has_round)
+        render_selection(
+            project,
+            table,
+            geometry,
+            codes=codes,
+            palette=palette,
+            opacity=opacity,
+            has_round=has_round,
+            tiles=cut,
+            tile_objects=tile_objects,
+            annotator=annotator,
+        )
+    elif grid is None:
+        _draw_spots(table, geometry, color_by, colors, int(255 * opacity), has_round=has_round)
     else:
         _draw_raster(project, table, geometry, grid, color_by=color_by, colors=colors, opacity=opacity)
 
@@ -106,7 +146,7 @@ def _legend(table: pd.DataFrame, color_by: str, colors: dict[str, str]) -> None:
             legend_colors["(none)"] = D.UNLABELLED_COLOR
         st.markdown(D.legend_html(legend, legend_colors), unsafe_allow_html=True)
     elif color_by == "uncertainty":
-        st.caption("White: confident · dark red: least confident (1 − probability of the predicted class).")
+        st.caption("White: confident · dark green: least confident (1 − probability of the predicted class).")
     else:
         st.markdown(
             D.legend_html(
@@ -136,7 +176,7 @@ def _deck(layers: list, geometry: dict, tooltip: str, *, compact: bool = False) 
     deck = _compact_deck() if compact else pdk.Deck
     return deck(
         layers=layers,
-        views=[pdk.View(type="OrthographicView", controller=True)],
+        views=[pdk.View(type="OrthographicView", controller={"scrollZoom": SCROLL_ZOOM, "doubleClickZoom": True})],
         initial_view_state=pdk.ViewState(
             target=[width / 2, height / 2, 0], zoom=zoom, min_zoom=zoom - 1, max_zoom=zoom + 7
         ),
@@ -162,15 +202,16 @@ def _compact_deck() -> type:
     return CompactDeck
 
 
-def _draw_spots(table: pd.DataFrame, geometry: dict, color_by: str, colors: dict[str, str], alpha: int) -> None:
+def _draw_spots(
+    table: pd.DataFrame, geometry: dict, color_by: str, colors: dict[str, str], alpha: int, *, has_round: bool
+) -> None:
     """Every spot as a circle of its true size: a few thousand objects, each with its own tooltip."""
     import pydeck as pdk
 
     table["fill"] = _fill(table, color_by, colors, alpha)
-    table["conf"] = table["confidence"].map(lambda c: "" if np.isnan(c) else f"{c:.2f}")
     table["label_shown"] = table["label"].replace("", "—")
-    table["prediction_shown"] = table["prediction"].replace("", "—")
-    data = table[["barcode", "x", "y", "fill", "label_shown", "prediction_shown", "conf", "queried"]]
+    table["prediction_shown"] = table.apply(_prediction_text, axis=1, has_round=has_round) if len(table) else ""
+    data = table[["barcode", "x", "y", "fill", "label_shown", "prediction_shown", "queried"]]
     layers = _image_layer(geometry)
     layers.append(
         pdk.Layer(
@@ -186,11 +227,11 @@ def _draw_spots(table: pd.DataFrame, geometry: dict, color_by: str, colors: dict
             line_width_min_pixels=0.5,
             pickable=True,
             auto_highlight=True,
-            highlight_color=[255, 255, 0, 220],
+            highlight_color=HOVER_RGBA,
         )
     )
-    tooltip = "<b>{barcode}</b><br/>label: {label_shown}<br/>prediction: {prediction_shown} ({conf})"
-    st.pydeck_chart(_deck(layers, geometry, tooltip), height=_VIEW_PX, key=S.TISSUE_CHART)
+    tooltip = "<b>{barcode}</b><br/>label: {label_shown}<br/>prediction: {prediction_shown}"
+    st.pydeck_chart(_deck(layers, geometry, tooltip, compact=True), height=_VIEW_PX, key=S.TISSUE_CHART)
     st.caption(
         f"{len(table):,} spots drawn at their true size (radius {geometry['radius']:.1f} image pixels). "
         "Scroll to zoom, drag to pan, hover a spot for details."
@@ -210,9 +251,8 @@ def raster_codes(table: pd.DataFrame, color_by: str, colors: dict[str, str]) -> 
         return codes.astype(np.uint8), np.array(palette, dtype=np.uint8)
     if color_by == "uncertainty":
         levels = np.linspace(0, 1, _UNCERTAINTY_LEVELS)
-        ramp = np.column_stack([255 - 75 * levels, 255 - 230 * levels, 255 - 215 * levels, np.full_like(levels, 255)])
-        u = (1 - table["confidence"].fillna(1.0).to_numpy()).clip(0, 1)
-        u = u / max(float(u.max()), 1e-9)
+        ramp = np.column_stack([_uncertainty_ramp(levels), np.full_like(levels, 255)])
+        u = _relative_uncertainty(table)
         codes = 1 + np.rint(u * (_UNCERTAINTY_LEVELS - 1)).astype(np.int64)
         return codes.astype(np.uint8), np.vstack([[0, 0, 0, 0], ramp]).astype(np.uint8)
     palette = [[0, 0, 0, 0], [255, 255, 255, 85], [*D.hex_to_rgb(_QUERY_COLOR), 255]]
@@ -333,7 +373,7 @@ def _draw_raster(
                 get_fill_color=[0, 0, 0, 1],
                 pickable=True,
                 auto_highlight=True,
-                highlight_color=[255, 255, 0, 220],
+                highlight_color=HOVER_RGBA,
             )
         )
     event = st.pydeck_chart(

@@ -1,4 +1,4 @@
-"""Project commands: ``init``, ``import``, ``export``, ``info`` and ``demo``."""
+"""Project commands: ``init``, ``import``, ``export``, ``classes``, ``info`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -190,6 +190,9 @@ def export(
                 values, category = latest.load_table(K.ROUND_PREDICTIONS)["label"], K.LOUPE_PREDICTION_CATEGORY
             else:
                 values, category = latest.load_table(K.ROUND_QUERY).iloc[:, 0].astype(str), K.LOUPE_QUERY_CATEGORY
+        left_out = 0
+        if what != "query":  # the spots asked next are asked whatever they are
+            values, left_out = opened.without_excluded(values)
         if bin_size is not None and cells:  # each bin takes the label of the cell its centre falls in
             values = map_cells_to_bins(values, opened.sample.visium, bin_size=bin_size)
         elif bin_size is not None and bin_size != opened.sample.bin_size:
@@ -203,6 +206,8 @@ def export(
             click.echo(f"note: Loupe Browser opens {sizes} bins, not {bin_size} µm: this CSV is for other tools")
         write_loupe_csv(values, loupe_out, category=category, barcodes=opened.barcodes if all_barcodes else None)
         click.echo(f"Wrote {len(values)} {what} to {loupe_out} (category {category!r})")
+        if left_out:
+            click.echo(f"  left out {left_out} spots of the exclusion class {opened.exclusion_class()!r}")
     if h5ad_out is not None:
         adata = opened.annotated_adata()
         h5ad_out.parent.mkdir(parents=True, exist_ok=True)
@@ -210,6 +215,68 @@ def export(
         adata.write_h5ad(tmp)
         tmp.replace(h5ad_out)
         click.echo(f"Wrote AnnData {adata.n_obs} x {adata.n_vars} to {h5ad_out}")
+
+
+@main.group()
+def classes() -> None:
+    """List, add and mark the classes of a project (renames and merges: the app's Classes page)."""
+
+
+@classes.command("list")
+@click.argument("project", type=click.Path(path_type=Path))
+@user_errors
+def classes_list(project: Path) -> None:
+    """Print the classes of PROJECT with their label counts; the exclusion class is marked."""
+    from ..project import Project
+
+    opened = Project.open(project)
+    exclusion = opened.exclusion_class()
+    for name, count in opened.info()["classes"].items():
+        mark = "  (exclusion class: left out of exports and agreement)" if name == exclusion else ""
+        click.echo(f"{name}\t{count}{mark}")
+
+
+@classes.command("add")
+@click.argument("project", type=click.Path(path_type=Path))
+@click.argument("names", nargs=-1, required=True)
+@annotator_option
+@user_errors
+def classes_add(project: Path, names: tuple[str, ...], annotator: str | None) -> None:
+    """Declare classes NAMES (one argument each; quote names with spaces). An existing class is kept."""
+    from ..errors import ProjectError
+    from ..project import Project
+
+    opened = Project.open(project)
+    try:
+        opened.store.add_classes(list(names), annotator=annotator_name(annotator))
+    except ValueError as err:
+        msg = f"{opened.path}: {err}"
+        raise ProjectError(msg) from None
+    click.echo(f"Classes of {opened.path}: {', '.join(opened.store.declared_classes())}")
+
+
+@classes.command("exclude")
+@click.argument("project", type=click.Path(path_type=Path))
+@click.argument("name", required=False, default=K.DEFAULT_EXCLUSION_CLASS)
+@click.option("--none", "unmark", is_flag=True, help="No class is the exclusion class any more.")
+@annotator_option
+@user_errors
+def classes_exclude(project: Path, name: str, unmark: bool, annotator: str | None) -> None:
+    """Mark NAME (default 'Not tissue', declared if new) as the exclusion class of PROJECT.
+
+    Spots outside the annotated tissue get this class: the model learns it like any other, Loupe
+    exports of labels and predictions leave its spots out (and say how many), the exported AnnData
+    keeps them flagged in obs['activespot_excluded'], and agreement and accuracy leave them out.
+    """
+    from ..project import Project
+
+    opened = Project.open(project)
+    if unmark:
+        opened.set_exclusion_class(None, annotator=annotator_name(annotator))
+        click.echo(f"{opened.path}: no exclusion class; exports include every spot")
+        return
+    added = opened.set_exclusion_class(name, annotator=annotator_name(annotator))
+    click.echo(f"{opened.path}: {name!r} is the exclusion class" + (" (new class)" if added else ""))
 
 
 @main.command()

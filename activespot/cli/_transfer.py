@@ -91,8 +91,16 @@ def transfer(
 @click.option("--column-a", default=None, help="Label column of A.csv (default: the first after the barcodes).")
 @click.option("--column-b", default=None, help="Label column of B.csv (default: the first after the barcodes).")
 @click.option("--plot", "plot_out", type=click.Path(path_type=Path), default=None, help="Write a confusion heatmap.")
+@click.option(
+    "--exclude",
+    default=None,
+    metavar="CLASS",
+    help="The exclusion class (e.g. 'Not tissue'): spots either file gives it are left out of every number.",
+)
 @user_errors
-def agreement(a_csv: Path, b_csv: Path, column_a: str | None, column_b: str | None, plot_out: Path | None) -> None:
+def agreement(
+    a_csv: Path, b_csv: Path, column_a: str | None, column_b: str | None, plot_out: Path | None, exclude: str | None
+) -> None:
     """Agreement of two annotations of one section: Cohen's kappa, accuracy, weighted F1, confusion.
 
     Reads Loupe category CSVs ('Barcode,<Category>') or ground-truth tables ('barcode,layer,...').
@@ -106,10 +114,12 @@ def agreement(a_csv: Path, b_csv: Path, column_a: str | None, column_b: str | No
     a = read_annotation(a_csv, column=column_a)
     b = read_annotation(b_csv, column=column_b)
     try:
-        result = compare(a, b, name_a=a_csv.name, name_b=b_csv.name)
+        result = compare(a, b, name_a=a_csv.name, name_b=b_csv.name, exclude=exclude)
     except ValueError as err:
         raise InputFileError(b_csv, str(err), f"compare it with an annotation of the same section as {a_csv}") from None
     click.echo(f"Spots labelled in both: {result.n_common} (A: column {a.name!r}, B: column {b.name!r})")
+    if exclude is not None:
+        click.echo(f"Left out: {result.n_excluded} spots of the exclusion class {exclude!r} in either file")
     click.echo(f"Cohen's kappa: {result.kappa:.3f}")
     click.echo(f"Accuracy:      {result.accuracy:.3f}")
     click.echo(f"Weighted F1:   {result.weighted_f1:.3f}")

@@ -3,7 +3,8 @@
 from typing import Any
 
 from ._project import FeaturesUpdate, Project, Round, RoundBusyError, check_spot_project, default_annotator
-from ._store import LabelStore, Suggestion, check_class_name
+from ._queue import claims_to_renew, queue_order
+from ._store import LabelStore, StaleLabelError, Suggestion, check_class_name
 from ._workload import (
     accepted_since,
     annotator_workload,
@@ -39,16 +40,19 @@ __all__ = [
     "RoundBusyError",
     "RoundSummary",
     "SpotQuery",
+    "StaleLabelError",
     "Suggestion",
     "accepted_since",
     "annotator_workload",
     "check_class_name",
     "check_spot_project",
+    "claims_to_renew",
     "default_annotator",
     "given_with_suggestion",
     "judgement_lines",
     "label_givers",
     "project_blocks",
+    "queue_order",
     "queue_table",
     "review_table",
     "round_class_counts",

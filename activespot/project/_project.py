@@ -476,8 +476,15 @@ class Project:
         annotator: str,
         source: str = K.SOURCE_MANUAL,
         suggestions: Mapping[str, Suggestion] | None = None,
+        expected: Mapping[str, int | None] | None = None,
     ) -> int:
-        """Label spots (one undoable action); barcodes and classes are checked first."""
+        """Label spots (one undoable action); barcodes and classes are checked first.
+
+        ``expected``: the newest event id of each spot as the page showed it
+        (:meth:`LabelStore.newest_events`, ``None`` for a spot without one). A spot changed since
+        raises :class:`~activespot.project.StaleLabelError` (who changed it, to what, when) and
+        nothing is stored; leave ``expected`` out to overwrite anyway.
+        """
         unknown = [b for b in labels if b not in self.barcodes]
         if unknown:
             msg = f"{len(unknown)} barcode(s) not in this sample, e.g. {', '.join(unknown[:3])}"
@@ -494,7 +501,55 @@ class Project:
             source=source,
             round_number=self.last_round_number,
             suggestions=suggestions,
+            expected=expected,
         )
+
+    def set_exclusion_class(self, name: str | None = K.DEFAULT_EXCLUSION_CLASS, *, annotator: str) -> bool:
+        """Mark ``name`` as the exclusion class, declaring it first when it is new; ``None`` unmarks.
+
+        The model learns it as any other class; every Loupe export and agreement leaves its spots
+        out, the annotated AnnData flags them. Returns whether the class was declared now.
+
+        Raises
+        ------
+        ProjectError
+            ``name`` is not a clean class name (the message says why and how to fix it).
+        """
+        try:
+            return self.store.set_exclusion_class(name, annotator=annotator, declare=True)
+        except ValueError as err:
+            raise ProjectError(str(err)) from None
+
+    def exclusion_class(self) -> str | None:
+        """The class marked "leave out" (e.g. "Not tissue"), or ``None``: see :meth:`LabelStore.set_exclusion_class`."""
+        return self.store.exclusion_class()
+
+    def excluded(self) -> pd.Index:
+        """Spots labelled as the exclusion class (empty when none is marked)."""
+        exclusion = self.exclusion_class()
+        labels = self.labels()
+        return labels.index[labels == exclusion] if exclusion is not None else labels.index[:0]
+
+    def marking_excluded(self, values: pd.Series) -> pd.Series:
+        """``values`` (e.g. predictions) with the spots labelled as the exclusion class given that class.
+
+        What agreement compares, with ``exclude=`` the exclusion class: a spot the annotator called
+        "not tissue" is left out whatever the model says of it.
+        """
+        exclusion = self.exclusion_class()
+        return values if exclusion is None else values.where(~values.index.isin(self.excluded()), exclusion)
+
+    def without_excluded(self, values: pd.Series) -> tuple[pd.Series, int]:
+        """``values`` (barcode -> class) for an export: spots labelled or valued as the exclusion class left out.
+
+        Returns the values kept and how many were left out. The one rule of every Loupe export of
+        labels and predictions (``activespot export``, the Files page, a round's prediction CSV).
+        """
+        exclusion = self.exclusion_class()
+        if exclusion is None:
+            return values, 0
+        out = values.eq(exclusion) | values.index.isin(self.excluded())
+        return values[~out], int(out.sum())
 
     def import_loupe(self, csv_path: str | Path, *, column: str | None = None, annotator: str) -> ImportSummary:
         """Import the labels of a Loupe Browser CSV as one action (all or nothing).
@@ -815,15 +870,24 @@ class Project:
     def annotated_adata(self) -> Any:
         """The sample with current labels and the latest predictions in ``obs``.
 
-        Adds ``obs['activespot_label']`` and, after a round, ``obs['activespot_prediction']``
-        and ``obs['activespot_confidence']`` (a copy; the cached sample is not changed).
+        Adds ``obs['activespot_label']``, ``obs['activespot_excluded']`` and, after a round,
+        ``obs['activespot_prediction']`` and ``obs['activespot_confidence']`` (a copy; the cached
+        sample is not changed). Excluded spots are kept: ``activespot_excluded`` is true where the
+        label is the exclusion class, or where there is no label and the prediction is.
         """
         adata = self.load_sample().copy()
-        adata.obs[K.OBS_LABEL] = pd.Categorical(self.labels().reindex(adata.obs_names), categories=self.store.classes())
+        labels = self.labels().reindex(adata.obs_names)
+        adata.obs[K.OBS_LABEL] = pd.Categorical(labels, categories=self.store.classes())
+        exclusion = self.exclusion_class()
+        excluded = labels.eq(exclusion).to_numpy() if exclusion is not None else np.zeros(adata.n_obs, dtype=bool)
         predictions = self.predictions()
         if predictions is not None:
-            adata.obs[K.OBS_PREDICTION] = predictions["label"].reindex(adata.obs_names).astype("category")
+            predicted = predictions["label"].reindex(adata.obs_names)
+            adata.obs[K.OBS_PREDICTION] = predicted.astype("category")
             adata.obs[K.OBS_CONFIDENCE] = predictions["confidence"].reindex(adata.obs_names).astype(float)
+            if exclusion is not None:
+                excluded |= (labels.isna() & predicted.eq(exclusion)).to_numpy()
+        adata.obs[K.OBS_EXCLUDED] = excluded
         adata.uns[K.PROJECT_UNS_KEY] = {"project": str(self.path), "version": __version__}
         return adata
 

@@ -337,7 +337,7 @@ def run_round(
             info=info,
         )
     prediction_csv = write_loupe_csv(
-        predicted,
+        project.without_excluded(predicted)[0],  # spots of the exclusion class left out, as in every export
         project.exports_dir / K.PREDICTION_EXPORT.format(round=number),
         category=K.LOUPE_PREDICTION_CATEGORY,
     )

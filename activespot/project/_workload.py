@@ -38,11 +38,35 @@ _GROUPS = {"annotator": K.COL_ANNOTATOR, "region": K.COL_ROUND, "all": None}  # 
 _GIVEN = (K.SOURCE_MANUAL, K.SOURCE_ACCEPTED, K.SOURCE_CORRECTED)  # labels given in the tool (suggestions shown)
 
 
+def _undone_actions(actions: pd.DataFrame) -> set[int]:
+    """Actions whose effect is taken back: reverted by an undo (or a redo) that is not itself reverted.
+
+    A redo reverts an undo, so the action the undo took back stands again; an undo of the redo
+    takes it back once more. Whatever reverts an action is newer than it, so one pass from the
+    newest reverting action down decides each in turn.
+    """
+    if not len(actions):
+        return set()
+    reverting = actions.dropna(subset=[K.COL_UNDOES]).sort_values(K.COL_ID, ascending=False)
+    undone: set[int] = set()
+    for action, target in zip(reverting[K.COL_ID].astype(int), reverting[K.COL_UNDOES].astype(int), strict=True):
+        if action not in undone:
+            undone.add(target)
+    return undone
+
+
 def _standing_events(store: LabelStore) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(every event, the label events that still stand): undo events and events of undone actions left out."""
+    """(every event, the label events that still stand): undo events and events of undone actions left out.
+
+    A redo's events are ``undo`` events too: what stands after a redo is the redone action's own
+    events, so a redone correction counts once, as corrected, and not as undone.
+
+    A cleared label (an event without a label, e.g. "Clear their labels" on a region) is no label
+    given: it is left out of both, so it counts neither as a label nor as one taken back.
+    """
     events = store.events()
-    actions = store.actions()
-    undone = set(actions[K.COL_UNDOES].dropna().astype(int)) if len(actions) else set()
+    events = events[events[K.COL_LABEL].notna() | (events[K.COL_SOURCE] == K.SOURCE_UNDO)]
+    undone = _undone_actions(store.actions())
     standing = events[(events[K.COL_SOURCE] != K.SOURCE_UNDO) & ~events[K.COL_ACTION_ID].isin(undone)]
     return events, standing
 
@@ -146,7 +170,8 @@ def workload(store: LabelStore, *, by: str = "annotator") -> pd.DataFrame:
     pandas.DataFrame
         One row per group (index ``annotator``, ``region`` or ``all``) with ``labels`` (current
         labels given, see :func:`label_givers`), ``manual``, ``accepted``, ``corrected``,
-        ``imported`` (events of actions not undone), ``undone`` (events of undone actions),
+        ``imported`` (events of actions not undone; a redone action is not undone), ``undone``
+        (events of undone actions),
         ``suggestions_shown`` (manual, accepted or corrected events given with the model's
         suggestion on screen), ``acceptance`` (accepted / shown), ``workload`` (corrected / shown)
         and ``workload_reduction`` (1 − workload); ratios are ``NaN`` when nothing was shown.
@@ -267,7 +292,8 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
         An open project.
     truth
         Known class per barcode (e.g. a published annotation); accuracy is the share of the spots
-        with a truth whose prediction matches it.
+        with a truth whose prediction matches it, spots of the exclusion class (labelled or true)
+        left out.
 
     Returns
     -------
@@ -284,6 +310,8 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
     """
     rows = []
     previous = None
+    exclusion = project.exclusion_class()
+    excluded = project.excluded() if exclusion is not None else None
     for row in project.store.rounds().itertuples():
         info = json.loads(row.info) if row.info else {}
         created = pd.Timestamp(row.created_at)
@@ -296,6 +324,8 @@ def round_history(project: Project, *, truth: pd.Series | None = None) -> pd.Dat
             folder = project.rounds_dir / row.path
             predicted = pd.read_parquet(folder / f"{K.ROUND_PREDICTIONS}.parquet", columns=["label"])["label"]
             known = truth.dropna()
+            if exclusion is not None:  # spots labelled, or true, as the exclusion class are no test of the model
+                known = known[(known != exclusion) & ~known.index.isin(excluded)]
             common = known.index.intersection(predicted.index)
             if len(common):
                 accuracy = float((predicted.reindex(common) == known.reindex(common)).mean())

@@ -9,6 +9,7 @@ another suffix) would otherwise look like a perfect agreement on a handful of sp
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,8 @@ class Agreement:
         Barcodes labelled in only one of the two.
     name_a, name_b
         What the two annotations are (file names), for reports.
+    n_excluded
+        Spots left out because either annotation gives them the exclusion class ("not tissue").
     """
 
     kappa: float
@@ -63,6 +66,7 @@ class Agreement:
     only_b: pd.Index
     name_a: str = "A"
     name_b: str = "B"
+    n_excluded: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready): the scores, counts, confusion and up to five one-sided barcodes."""
@@ -71,13 +75,16 @@ class Agreement:
             "accuracy": self.accuracy,
             "weighted_f1": self.weighted_f1,
             "n_common": self.n_common,
+            "n_excluded": self.n_excluded,
             "only_a": {"count": len(self.only_a), "examples": list(self.only_a[:_SHOWN])},
             "only_b": {"count": len(self.only_b), "examples": list(self.only_b[:_SHOWN])},
             "confusion": {str(r): {str(c): int(v) for c, v in row.items()} for r, row in self.confusion.iterrows()},
         }
 
 
-def agreement(a: pd.Series, b: pd.Series, *, name_a: str = "A", name_b: str = "B") -> Agreement:
+def agreement(
+    a: pd.Series, b: pd.Series, *, name_a: str = "A", name_b: str = "B", exclude: str | None = None
+) -> Agreement:
     """Compare two annotations given as label per barcode.
 
     Parameters
@@ -89,6 +96,9 @@ def agreement(a: pd.Series, b: pd.Series, *, name_a: str = "A", name_b: str = "B
         per-class table take ``a`` as the reference).
     name_a, name_b
         Names for reports.
+    exclude
+        The exclusion class (a project's "Not tissue"): spots either annotation gives it are left
+        out of every number, and counted in ``n_excluded``.
 
     Returns
     -------
@@ -100,6 +110,10 @@ def agreement(a: pd.Series, b: pd.Series, *, name_a: str = "A", name_b: str = "B
         The two share no labelled barcode, or a barcode is repeated with different labels.
     """
     a, b = _clean(a, name_a), _clean(b, name_b)
+    n_excluded = 0
+    if exclude is not None:
+        out = a.index[a == exclude].union(b.index[b == exclude])
+        a, b, n_excluded = a[~a.index.isin(out)], b[~b.index.isin(out)], len(out)
     common = a.index.intersection(b.index, sort=False)
     if common.empty:
         msg = (
@@ -107,7 +121,7 @@ def agreement(a: pd.Series, b: pd.Series, *, name_a: str = "A", name_b: str = "B
             "are they annotations of the same section?"
         )
         raise ValueError(msg)
-    return _agreement(a, b, common, name_a=name_a, name_b=name_b)
+    return dataclasses.replace(_agreement(a, b, common, name_a=name_a, name_b=name_b), n_excluded=n_excluded)
 
 
 def _clean(labels: pd.Series, name: str) -> pd.Series:

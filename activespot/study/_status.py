@@ -196,7 +196,13 @@ def _kappa(project: Project, truth: Path | None) -> tuple[float | None, int | No
 
     labels = read_annotation(truth)
     try:
-        result = agreement(labels, predictions["label"], name_a=truth.name, name_b="predictions")
+        result = agreement(
+            labels,
+            project.marking_excluded(predictions["label"]),
+            name_a=truth.name,
+            name_b="predictions",
+            exclude=project.exclusion_class(),
+        )
     except ValueError as err:
         raise InputFileError(
             truth, str(err), f"give the truth of section {project.path.name} in the manifest"

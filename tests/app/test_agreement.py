@@ -99,6 +99,15 @@ def test_consistency_review_lists_the_cli_s_disputes_and_relabels_as_events(demo
     assert any("Labels changed" in c.value for c in app.caption)
     assert app.get("download_button")
 
+    # Undo names the re-label; redo gives it back (issue 15).
+    app.button(key=S.CONSISTENCY_UNDO).click().run()
+    assert f"Undid: {barcode} → L1 (manual)" in [t.proto.body for t in app.toast]
+    assert app.dataframe[0].value.at[barcode, "now"] == expected.at[barcode, "label"]
+    app.button(key=S.CONSISTENCY_REDO).click().run()
+    assert not app.exception, app.exception
+    assert f"Redid: {barcode} → L1 (manual)" in [t.proto.body for t in app.toast]
+    assert app.dataframe[0].value.at[barcode, "now"] == "L1"
+
 
 def test_consistency_review_of_one_class_shows_the_cli_error(demo_project):
     project = Project.open(demo_project)

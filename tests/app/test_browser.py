@@ -253,3 +253,80 @@ def test_click_a_nucleus_to_correct_it_then_accept_the_region_in_a_real_browser(
 
 def _distance(box: dict[str, float], point: tuple[float, float]) -> float:
     return ((box["x"] + box["width"] / 2 - point[0]) ** 2 + (box["y"] + box["height"] / 2 - point[1]) ** 2) ** 0.5
+
+
+def _drag_box(page, chart, fractions: tuple[float, float, float, float]) -> None:
+    """Draw a box with the mouse over the plot area, corners given as fractions of its width and height."""
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    x0, y0, x1, y1 = (
+        area["x"] + fractions[0] * area["width"],
+        area["y"] + fractions[1] * area["height"],
+        area["x"] + fractions[2] * area["width"],
+        area["y"] + fractions[3] * area["height"],
+    )
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for step in range(1, 11):  # in steps, as a hand moves: Plotly draws the box as the mouse goes
+        page.mouse.move(x0 + (x1 - x0) * step / 10, y0 + (y1 - y0) * step / 10)
+    page.mouse.up()
+
+
+def _selected_count(page) -> int:
+    """The number the selection panel shows, once the server has answered the drawing."""
+    text = page.locator("p", has_text="selected").filter(has_text="spot").first
+    text.wait_for()
+    return int(text.inner_text().split(" ", 1)[0].replace(",", ""))
+
+
+def test_draw_a_box_on_the_tissue_label_the_region_undo_then_accept_a_region_in_a_real_browser(
+    page, app_url, demo_project
+):
+    page.goto(app_url)
+    settle(page)
+    name_yourself(page)
+    goto(page, "Tissue")
+    page.locator(".st-key-tissue_mode button", has_text="Select a region").click()
+    chart = page.locator('[data-testid="stPlotlyChart"]')
+    chart.locator(".nsewdrag").first.wait_for()
+    settle(page)
+    shot(page, "tissue_1_select")
+
+    # A box over the middle of the section selects its spots; one click labels them all.
+    _drag_box(page, chart, (0.35, 0.35, 0.6, 0.6))
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('p')].some(p => /^[1-9][0-9,]* spots selected/.test(p.innerText))"
+    )
+    settle(page)
+    n = _selected_count(page)
+    assert n > 20
+    shot(page, "tissue_2_box")
+    page.locator(".st-key-tissue_class").click()
+    page.locator('[role="option"]').first.click()
+    settle(page)
+    page.locator(".st-key-tissue_label button").click()
+    mine = lambda e: (e["annotator"] == ANNOTATOR) & (e["source"] == "manual")  # noqa: E731
+    events = stored(demo_project, lambda e: mine(e).sum() == n, what="the region's labels")
+    assert events.loc[mine(events), "action_id"].nunique() == 1  # one action for the whole region
+    settle(page)
+    shot(page, "tissue_3_labelled")
+
+    # One undo reverts the whole region.
+    page.locator(".st-key-tissue_undo button").click()
+    stored(demo_project, lambda e: ((e["annotator"] == ANNOTATOR) & (e["source"] == "undo")).sum() == n, what="undo")
+    settle(page)
+
+    # Another region: accept the model's predictions inside it.
+    _drag_box(page, chart, (0.2, 0.2, 0.45, 0.45))
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('p')].some(p => /^[1-9][0-9,]* spots selected/.test(p.innerText))"
+    )
+    settle(page)
+    m = _selected_count(page)
+    page.locator(".st-key-tissue_accept button").click()
+    accepted = lambda e: (e["annotator"] == ANNOTATOR) & (e["source"] == "accepted")  # noqa: E731
+    events = stored(demo_project, lambda e: accepted(e).sum() == m, what="the accepted region")
+    settle(page)
+    shot(page, "tissue_4_accepted")
+    region = events[accepted(events)]
+    assert region["action_id"].nunique() == 1
+    assert (region["label"] == region["suggested_label"]).all()

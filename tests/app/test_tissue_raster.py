@@ -17,7 +17,7 @@ from PIL import Image
 from activespot.app import _data as D
 from activespot.app import _state as S
 from activespot.app._raster import fit_grid
-from activespot.app._tissue import COLOR_BY, NO_ROUND, TILES_PER_SIDE, raster_codes
+from activespot.app._tissue import COLOR_BY, NO_ROUND, TILES_PER_SIDE, UNCERTAIN_RGB, raster_codes
 from activespot.project import Project
 
 from .conftest import ANNOTATOR, open_app
@@ -198,7 +198,8 @@ def test_prediction_and_uncertainty_codes_follow_each_bin():
         D.hex_to_rgb("#0072B2"),
     ]
     codes, palette = raster_codes(table, "uncertainty", colours)
-    assert palette[codes[1]].tolist() == [180, 25, 40, 255]  # the least confident: darkest red
+    # The least confident is the ramp's darkest green, a colour neither stain of an H&E has.
+    assert palette[codes[1]].tolist() == [*UNCERTAIN_RGB, 255]
     assert palette[codes[3]].tolist() == palette[codes[2]].tolist() == [255, 255, 255, 255]  # sure, or no prediction
     codes, palette = raster_codes(table, "query", colours)
     assert codes.tolist() == [1, 2, 1, 1]
@@ -244,3 +245,36 @@ def test_the_raster_shows_in_a_real_browser_and_a_tile_tells_its_bins(page, hd_p
         page.get_by_text("bins clicked").wait_for()
         settle(page)
         shot(page, "hd_tissue_clicked")
+
+
+def test_a_box_over_hd_bins_selects_them_by_their_grid_and_labels_them_in_one_action(hd_project):
+    app = open_app(hd_project, page="tissue")
+    app.session_state[S.TISSUE_MODE] = "select"
+    app.run()
+    assert not app.exception, app.exception
+    geometry = D.tissue_image.__wrapped__(str(hd_project))
+    x, y = geometry["x"], geometry["y"]
+    x1, y1 = np.quantile(x, 0.5), np.quantile(y, 0.5)  # the quarter of the section nearest the origin
+    box = {"selection": {"points": [], "box": [{"x": [x.min() - 1, x1], "y": [y.min() - 1, y1]}], "lasso": []}}
+    app.session_state[S.TISSUE_SELECT] = box
+    app.run()
+    assert not app.exception, app.exception
+    inside = np.flatnonzero((x <= x1) & (y <= y1))
+    assert len(inside) > 500
+    assert any(f"{len(inside):,} bins selected" in m.value for m in app.markdown)
+    (chart,) = app.get("plotly_chart")
+    assert len(json.loads(chart.proto.spec)["data"][0]["text"]) <= TILES_PER_SIDE**2  # tiles, never one per bin
+    app.selectbox(key=S.TISSUE_CLASS).set_value("Stroma").run()
+    app.button(key=S.TISSUE_LABEL).click().run()
+    assert not app.exception, app.exception
+    labels = Project.open(hd_project).labels()
+    barcodes = Project.open(hd_project).barcodes[inside]
+    assert (labels.reindex(barcodes) == "Stroma").all()
+    # A click on a tile adds its bins; a second click takes them out.
+    tile = {"selection": {"points": [{"customdata": -1}], "box": [], "lasso": []}}
+    app.session_state[S.TISSUE_SELECT] = tile
+    app.run()
+    assert len(app.session_state[S.TISSUE_SELECTION]) > 0
+    app.session_state[S.TISSUE_SELECT] = {"selection": {"points": [], "box": [], "lasso": []}}  # Plotly's deselect
+    app.run()
+    assert app.session_state[S.TISSUE_SELECTION] == []
