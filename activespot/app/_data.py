@@ -429,8 +429,8 @@ def spot_locator(project_path: str, barcode: str) -> bytes:
     x, y = geometry["x"][position] * factor, geometry["y"][position] * factor
     image = thumbnail.copy()
     draw = ImageDraw.Draw(image)
-    reach = max(6.0, geometry["radius"] * factor * 1.5)
-    for width, colour in ((4, (255, 255, 255)), (2, (0, 0, 0))):
+    reach = max(0.06 * LOCATOR_SIZE, geometry["radius"] * factor * 1.5)  # visible even on a small card
+    for width, colour in ((6, (255, 255, 255)), (3, (0, 0, 0))):
         draw.ellipse((x - reach, y - reach, x + reach, y + reach), outline=colour, width=width)
         draw.line((x - 2 * reach, y, x - reach, y), fill=colour, width=width)
         draw.line((x + reach, y, x + 2 * reach, y), fill=colour, width=width)

@@ -149,7 +149,7 @@ def render_queue(project: Project, *, annotator: str) -> None:
                     width="stretch",
                     disabled=not annotator,
                 )
-            tools = info_col.columns([1, 1, 1, 2])
+            tools = info_col.columns(3)
             tools[0].button(
                 "Skip",
                 key=S.QUEUE_SKIP,
